@@ -1,0 +1,485 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""GammaHook: every endpoint of the Gamma API, sync (``requests``) for workers, async (``aiohttp``) for triggers."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar, cast
+
+import aiohttp
+import requests
+import urllib3
+from airflow.sdk import BaseHook
+
+from airflow_provider_gamma import parameters, protocol
+from airflow_provider_gamma.connection import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    UI_FIELD_BEHAVIOUR,
+    USER_AGENT,
+    GammaSettings,
+    settings_from,
+)
+from airflow_provider_gamma.exceptions import (
+    GammaExportError,
+    GammaGenerationTimeoutError,
+    GammaTransportError,
+)
+from airflow_provider_gamma.protocol import (
+    ApiRequest,
+    ApiResponse,
+    ArchiveResult,
+    DeleteResult,
+    Folder,
+    Generation,
+    GenerationCreated,
+    RateLimit,
+    RetryPolicy,
+    Theme,
+)
+
+EXPORT_CHUNK_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExportDownload:
+    """What a finished export download delivered."""
+
+    size: int
+    sha256: str
+    content_type: str | None
+    url: str = field(repr=False)
+
+
+class GammaHook(BaseHook):
+    """Talks to the Gamma API with the key of a ``gamma`` connection.
+
+    Reads are retried on 429 (honouring ``Retry-After``), 5xx and network failures. The two calls that
+    start a paid generation are retried only when Gamma certainly did not act on them; when an answer
+    is lost after the request may have arrived, :class:`GammaSubmissionUncertainError` is raised so no
+    deck is paid for twice.
+
+    :param gamma_conn_id: the ``gamma`` connection: API key in the password field, base URL in the host
+        field (default ``https://public-api.gamma.app``), optional ``timeout`` (seconds) in the extra.
+    :param timeout: seconds to wait for each answer; overrides the connection's ``timeout``.
+    :param retry_policy: how many attempts and how long to back off between them.
+    """
+
+    conn_name_attr = "gamma_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Gamma"
+
+    _async_pools: ClassVar[
+        weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedSession]]
+    ] = weakref.WeakKeyDictionary()
+
+    def __init__(
+        self,
+        gamma_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__()
+        self.gamma_conn_id = gamma_conn_id
+        self.timeout = timeout
+        self.retry_policy = retry_policy or RetryPolicy()
+        #: Rate-limit headers of the latest answer, for callers that pace themselves (e.g. polling).
+        self.rate_limit: RateLimit | None = None
+        self._settings: GammaSettings | None = None
+        self._shared: _SharedSession | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(gamma_conn_id={self.gamma_conn_id!r})"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Connection form for Airflow 3.1; from 3.2 on Airflow reads the same dict from provider info."""
+        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+
+    # --- connection ---------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> GammaSettings:
+        """Base URL, API key and timeout of the connection (looked up once per hook)."""
+        if self._settings is None:
+            conn = self.get_connection(self.gamma_conn_id)
+            self._settings = settings_from(
+                self.gamma_conn_id, conn.host, conn.port, conn.password, conn.extra_dejson, self.timeout
+            )
+        return self._settings
+
+    async def aget_settings(self) -> GammaSettings:
+        """:attr:`settings`, looked up without blocking the event loop (safe in the triggerer)."""
+        if self._settings is None:
+            from airflow.providers.common.compat.connection import (
+                get_async_connection,
+                get_async_extra_dejson,
+            )
+
+            conn = await get_async_connection(self.gamma_conn_id, hook=self)
+            extra = await get_async_extra_dejson(conn)
+            self._settings = settings_from(
+                self.gamma_conn_id, conn.host, conn.port, conn.password, extra, self.timeout
+            )
+        return self._settings
+
+    # --- sync transport -----------------------------------------------------------------------------
+
+    @cached_property
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        settings = self.settings
+        session.headers.update(protocol.request_headers(settings.api_key, settings.user_agent))
+        return session
+
+    def get_conn(self) -> requests.Session:
+        """The kept-alive ``requests`` session that carries the API key (to the API host only)."""
+        return self._session
+
+    def _send(self, request: ApiRequest) -> ApiResponse | GammaTransportError:
+        settings = self.settings
+        try:
+            response = self._session.request(
+                request.method,
+                request.url(settings.base_url),
+                json=request.json,
+                timeout=settings.timeout,
+                allow_redirects=False,
+            )
+            return ApiResponse(response.status_code, response.headers, response.content)
+        except requests.RequestException as error:
+            return protocol.transport_error(request, error, reached_server=_reached_server(error))
+
+    def _call(self, request: ApiRequest) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = self._send(request)
+            if isinstance(outcome, ApiResponse):
+                self.rate_limit = outcome.rate_limit
+            step = protocol.settle(request, outcome, attempt, self.retry_policy)
+            if not isinstance(step, protocol.Retry):
+                return step
+            self.log.warning("%s; attempt %d, retrying in %.1f s", step.error, attempt, step.delay)
+            time.sleep(step.delay)
+
+    # --- async transport (one pooled aiohttp session per event loop and connection) -----------------
+
+    @asynccontextmanager
+    async def async_session(self) -> AsyncIterator[None]:
+        """Hold the event loop's shared client for this connection while the block runs.
+
+        Every trigger of one connection in a triggerer shares one connection pool (and one view of the
+        rate budget), so a thousand watched generations cost a handful of TCP connections.
+        """
+        settings = await self.aget_settings()
+        pool = self._async_pools.setdefault(asyncio.get_running_loop(), {})
+        key = hashlib.sha256(
+            f"{settings.base_url}\0{settings.api_key}\0{settings.timeout}".encode()
+        ).hexdigest()
+        shared = pool.get(key)
+        if shared is None:
+            shared = pool[key] = _SharedSession(_new_client_session(settings))
+        shared.users += 1
+        self._shared = shared
+        try:
+            yield
+        finally:
+            self._shared = None
+            shared.users -= 1
+            if shared.users == 0:
+                del pool[key]
+                await shared.session.close()
+
+    async def _asend(
+        self, session: aiohttp.ClientSession, request: ApiRequest
+    ) -> ApiResponse | GammaTransportError:
+        settings = await self.aget_settings()
+        try:
+            async with session.request(
+                request.method, request.url(settings.base_url), json=request.json, allow_redirects=False
+            ) as response:
+                return ApiResponse(response.status, response.headers, await response.read())
+        except (aiohttp.ClientError, TimeoutError) as error:
+            reached = not isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+            return protocol.transport_error(request, error, reached_server=reached)
+
+    async def _acall(self, request: ApiRequest) -> Any:
+        shared = self._shared
+        if shared is None:
+            async with self.async_session():
+                return await self._acall(request)
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._asend(shared.session, request)
+            if isinstance(outcome, ApiResponse):
+                self.rate_limit = shared.rate_limit = outcome.rate_limit
+            step = protocol.settle(request, outcome, attempt, self.retry_policy)
+            if not isinstance(step, protocol.Retry):
+                return step
+            self.log.warning("%s; attempt %d, retrying in %.1f s", step.error, attempt, step.delay)
+            await asyncio.sleep(step.delay)
+
+    @property
+    def shared_rate_limit(self) -> RateLimit | None:
+        """The newest rate-limit headers seen by any trigger sharing this hook's async session."""
+        return self._shared.rate_limit if self._shared is not None else self.rate_limit
+
+    # --- generations --------------------------------------------------------------------------------
+
+    def submit_generation(self, body: Mapping[str, Any]) -> GenerationCreated:
+        """``POST /v1.0/generations`` with a ready body (see :func:`parameters.generation_body`)."""
+        return self._submit(protocol.create_generation_request(body))
+
+    def submit_generation_from_template(self, body: Mapping[str, Any]) -> GenerationCreated:
+        """``POST /v1.0/generations/from-template`` with a ready body (see :func:`parameters.template_body`)."""
+        return self._submit(protocol.create_generation_from_template_request(body))
+
+    def _submit(self, request: ApiRequest) -> GenerationCreated:
+        created = protocol.read_generation_created(request, self._call(request))
+        self.log.info("Gamma accepted the generation: %s", created["generationId"])
+        if created.get("warnings"):
+            self.log.warning(
+                "Gamma warnings for generation %s: %s", created["generationId"], created["warnings"]
+            )
+        return created
+
+    def create_generation(
+        self,
+        input_text: str,
+        *,
+        text_mode: str = "generate",
+        format: str | None = None,
+        num_cards: int | None = None,
+        card_split: str | None = None,
+        theme_id: str | None = None,
+        additional_instructions: str | None = None,
+        export_as: str | None = None,
+        folder_ids: list[str] | None = None,
+        text_options: Mapping[str, Any] | None = None,
+        image_options: Mapping[str, Any] | None = None,
+        card_options: Mapping[str, Any] | None = None,
+        sharing_options: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Start a generation from text and return its id. Each call is billed by Gamma.
+
+        Option dicts use Gamma's own camelCase keys, as in Gamma's docs, e.g.
+        ``text_options={"amount": "brief", "language": "en"}``; fields newer than this provider go in
+        ``extra_body``.
+        """
+        body = parameters.generation_body(
+            input_text=input_text,
+            text_mode=text_mode,
+            format=format,
+            num_cards=num_cards,
+            card_split=card_split,
+            theme_id=theme_id,
+            additional_instructions=additional_instructions,
+            export_as=export_as,
+            folder_ids=folder_ids,
+            text_options=text_options,
+            image_options=image_options,
+            card_options=card_options,
+            sharing_options=sharing_options,
+            extra_body=extra_body,
+        )
+        return self.submit_generation(body)["generationId"]
+
+    def create_generation_from_template(
+        self,
+        gamma_id: str,
+        prompt: str,
+        *,
+        theme_id: str | None = None,
+        folder_ids: list[str] | None = None,
+        export_as: str | None = None,
+        image_options: Mapping[str, Any] | None = None,
+        sharing_options: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Start a generation from a one-page template gamma (``gamma_id``) and return its id."""
+        body = parameters.template_body(
+            gamma_id=gamma_id,
+            prompt=prompt,
+            theme_id=theme_id,
+            folder_ids=folder_ids,
+            export_as=export_as,
+            image_options=image_options,
+            sharing_options=sharing_options,
+            extra_body=extra_body,
+        )
+        return self.submit_generation_from_template(body)["generationId"]
+
+    def get_generation(self, generation_id: str) -> Generation:
+        """The generation's current status (``pending``, ``completed`` or ``failed``) and results."""
+        request = protocol.get_generation_request(generation_id)
+        return protocol.read_generation(request, self._call(request))
+
+    async def aget_generation(self, generation_id: str) -> Generation:
+        """:meth:`get_generation` for the event loop (uses the shared async session)."""
+        request = protocol.get_generation_request(generation_id)
+        return protocol.read_generation(request, await self._acall(request))
+
+    def wait_for_generation(
+        self,
+        generation_id: str,
+        *,
+        poll_interval: float = 5.0,
+        timeout: float = 600.0,
+        deadline: float | None = None,
+    ) -> Generation:
+        """Poll until the generation is ``completed`` or ``failed`` and return it (a failure is returned,
+        not raised). Raises :class:`GammaGenerationTimeoutError` when still pending at the deadline.
+
+        :param poll_interval: seconds between polls; stretched to 15 s when the rate budget runs low.
+        :param timeout: seconds to wait, counted from now.
+        :param deadline: absolute wall-clock end (epoch seconds); wins over ``timeout`` when given.
+        """
+        end = deadline if deadline is not None else time.time() + timeout
+        while True:
+            generation = self.get_generation(generation_id)
+            if generation["status"] in protocol.TERMINAL_STATUSES:
+                return generation
+            remaining = end - time.time()
+            if remaining <= 0:
+                raise GammaGenerationTimeoutError(
+                    f"generation {generation_id} was still pending at the deadline",
+                    generation_id=generation_id,
+                )
+            time.sleep(min(protocol.poll_delay(poll_interval, self.rate_limit), remaining))
+
+    # --- themes, folders, gammas ---------------------------------------------------------------------
+
+    def _list_all(self, collection: str, query: str | None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            request = protocol.list_request(collection, query, cursor)  # type: ignore[arg-type]
+            page = protocol.read_page(request, self._call(request))
+            items.extend(page["data"])
+            cursor = protocol.next_page_cursor(page)
+            if cursor is None:
+                return items
+
+    def list_themes(self, query: str | None = None) -> list[Theme]:
+        """Every theme of the workspace (all pages), optionally filtered by name."""
+        return cast(list[Theme], self._list_all("themes", query))
+
+    def list_folders(self, query: str | None = None) -> list[Folder]:
+        """Every folder the key's user is a member of (all pages), optionally filtered by name."""
+        return cast(list[Folder], self._list_all("folders", query))
+
+    def archive_gamma(self, gamma_id: str) -> ArchiveResult:
+        """Archive a gamma by its file id (``gammaId`` of a completed generation). Idempotent, free."""
+        request = protocol.archive_gamma_request(gamma_id)
+        return cast(ArchiveResult, self._call(request))
+
+    def delete_gamma(self, gamma_id: str) -> DeleteResult:
+        """Delete a gamma by its file id; needs the workspace admin role."""
+        request = protocol.delete_gamma_request(gamma_id)
+        return cast(DeleteResult, self._call(request))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key with one cheap read (``GET /v1.0/themes``); used by the UI's Test button."""
+        try:
+            request = protocol.list_request("themes", None, None)
+            page = protocol.read_page(request, self._call(request))
+        except Exception as error:
+            return False, str(error)
+        return True, f"Connected to Gamma at {self.settings.base_url} ({len(page['data'])} themes visible)"
+
+    # --- exports ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def open_export(self, url: str, *, timeout: float | None = None) -> Iterator[requests.Response]:
+        """Open a streaming GET of an export URL, with no credentials of any kind.
+
+        ``exportUrl`` is a signed URL on someone else's host: the API key is never sent there (this
+        session carries no key and ignores ``.netrc``), and only http(s) URLs are followed.
+        """
+        if not url.lower().startswith(("https://", "http://")):
+            raise GammaExportError(
+                f"refusing to download a non-http(s) export URL: {url.split('?', maxsplit=1)[0]!r}"
+            )
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        session.auth = _no_auth
+        session.max_redirects = 5
+        try:
+            response = session.get(url, stream=True, timeout=timeout or 60.0)
+            yield response
+        finally:
+            session.close()
+
+    def download_export(
+        self, url: str, write: Callable[[bytes], object], *, chunk_size: int = EXPORT_CHUNK_SIZE
+    ) -> ExportDownload:
+        """Stream an export into ``write`` chunk by chunk (memory stays flat) and check it arrived whole.
+
+        Raises :class:`GammaError` subclasses: the HTTP error of the export host (403 = expired or bad
+        signature), or :class:`GammaTransportError` when the body was cut short or the connection failed.
+        """
+        request = ApiRequest("GET", "export")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with self.open_export(url) as response:
+                if response.status_code != 200:
+                    raise protocol.error_for(
+                        request, ApiResponse(response.status_code, response.headers, response.raw.read(300))
+                    )
+                expected = response.headers.get("Content-Length")
+                for chunk in response.iter_content(chunk_size=chunk_size):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    write(chunk)
+                content_type = response.headers.get("Content-Type")
+        except requests.RequestException as error:
+            raise protocol.transport_error(request, error, reached_server=True) from None
+        if expected is not None and expected.isdigit() and int(expected) != size:
+            raise GammaTransportError(
+                f"export download truncated: got {size} of {expected} bytes", reached_server=True
+            )
+        return ExportDownload(size=size, sha256=digest.hexdigest(), content_type=content_type, url=url)
+
+
+@dataclass
+class _SharedSession:
+    session: aiohttp.ClientSession
+    users: int = 0
+    rate_limit: RateLimit | None = None
+
+
+def _new_client_session(settings: GammaSettings) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        headers=protocol.request_headers(settings.api_key, settings.user_agent),
+        timeout=aiohttp.ClientTimeout(total=settings.timeout),
+        connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=60),
+        trust_env=False,
+    )
+
+
+def _reached_server(error: requests.RequestException) -> bool:
+    """False only when the connection itself could not be opened, so nothing was sent."""
+    if isinstance(error, requests.ConnectTimeout):
+        return False
+    if isinstance(error, requests.ConnectionError):
+        reason = getattr(error.args[0], "reason", None) if error.args else None
+        return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return True
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An explicit 'no credentials' auth: stops requests from adding ~/.netrc credentials."""
+    return request

@@ -1,0 +1,292 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""Generation parameters: snake_case keywords in, Gamma's JSON body out, every stable rule checked.
+
+Validation runs twice: when the DAG is parsed (values still holding Jinja or an upstream XCom are
+skipped then) and again right before the request, on the rendered values. Errors name the parameter as
+the user wrote it and list what is allowed. Fast-changing enums (image model, language) pass through as
+strings for Gamma to judge; fields Gamma adds later go through ``extra_body``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow_provider_gamma.exceptions import GammaParameterError
+
+TEXT_MODES = ("generate", "condense", "preserve")
+FORMATS = ("presentation", "document", "social", "webpage")
+CARD_SPLITS = ("auto", "inputTextBreaks")
+EXPORT_FORMATS = ("pdf", "pptx", "png")
+TEXT_AMOUNTS = ("brief", "medium", "detailed", "extensive")
+IMAGE_SOURCES = (
+    "aiGenerated",
+    "pictographic",
+    "pexels",
+    "giphy",
+    "webAllImages",
+    "webFreeToUse",
+    "webFreeToUseCommercially",
+    "themeAccent",
+    "placeholder",
+    "noImages",
+)
+CARD_DIMENSIONS = ("fluid", "16x9", "4x3", "pageless", "letter", "a4", "1x1", "4x5", "9x16")
+WORKSPACE_ACCESS = ("noAccess", "view", "comment", "edit", "fullAccess")
+EXTERNAL_ACCESS = ("noAccess", "view", "comment", "edit")
+EMAIL_ACCESS = ("view", "comment", "edit", "fullAccess")
+HEADER_FOOTER_POSITIONS = ("topLeft", "topCenter", "topRight", "bottomLeft", "bottomCenter", "bottomRight")
+MAX_INPUT_CHARS = 400_000
+#: Ultra's ceiling; Pro, Teams and Business stop at 60 and Gamma answers 400 above the plan's limit.
+MAX_CARDS = 75
+
+Check = Callable[[str, Any], None]
+
+
+def is_unresolved(value: Any) -> bool:
+    """True for a value Airflow has not rendered yet: a Jinja string or an object such as an XComArg."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    return not isinstance(value, int | float | bool | list | tuple | dict | type(None))
+
+
+def _fail(path: str, value: Any, expected: str) -> None:
+    raise GammaParameterError(f"Invalid Gamma parameter {path}={value!r}: {expected}")
+
+
+def _enum(*allowed: str) -> Check:
+    def check(path: str, value: Any) -> None:
+        if value not in allowed:
+            hint = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
+            did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+            _fail(path, value, f"must be one of {', '.join(allowed)}{did_you_mean}")
+
+    return check
+
+
+def _text(min_len: int = 1, max_len: int | None = None) -> Check:
+    def check(path: str, value: Any) -> None:
+        if not isinstance(value, str):
+            _fail(path, value, "must be a string")
+        length = len(value) if min_len == 0 else len(value.strip())
+        if length < min_len or (max_len is not None and len(value) > max_len):
+            bound = f"{min_len} to {max_len:,}" if max_len is not None else f"at least {min_len}"
+            _fail(path, _short(value), f"must be {bound} characters long (got {len(value):,})")
+
+    return check
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= 60 else f"{value[:57]}..."
+
+
+def _integer(minimum: int, maximum: int, note: str = "") -> Check:
+    def check(path: str, value: Any) -> None:
+        number = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+        if isinstance(number, bool) or not isinstance(number, int) or not minimum <= number <= maximum:
+            _fail(path, value, f"must be a whole number from {minimum} to {maximum}{note}")
+
+    return check
+
+
+def _boolean(path: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(path, value, "must be true or false")
+
+
+def _strings(min_items: int = 0, max_items: int | None = None) -> Check:
+    def check(path: str, value: Any) -> None:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v.strip() for v in value):
+            _fail(path, value, "must be a list of non-empty strings")
+        if len(value) < min_items or (max_items is not None and len(value) > max_items):
+            most = f" and at most {max_items}" if max_items is not None else ""
+            _fail(path, value, f"must hold at least {min_items}{most} items")
+
+    return check
+
+
+def _object(fields: Mapping[str, Check], required: tuple[str, ...] = ()) -> Check:
+    def check(path: str, value: Any) -> None:
+        if not isinstance(value, Mapping):
+            _fail(path, value, f"must be a dict with keys among {', '.join(fields)}")
+        for key in required:
+            if key not in value:
+                _fail(f"{path}.{key}", None, "is required")
+        for key, item in value.items():
+            if key not in fields:
+                hint = difflib.get_close_matches(str(key), fields, n=1)
+                did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
+                raise GammaParameterError(
+                    f"Invalid Gamma parameter {path}: unknown key {key!r}; {did_you_mean}allowed keys: "
+                    f"{', '.join(fields)}. A field newer than this provider can be sent through extra_body."
+                )
+            _check(f"{path}.{key}", item, fields[key])
+
+    return check
+
+
+def _check(path: str, value: Any, check: Check) -> None:
+    if value is not None and not is_unresolved(value):
+        check(path, value)
+
+
+_header_footer_element = _object(
+    {
+        "type": _enum("text", "image", "cardNumber"),
+        "value": _text(1, 500),
+        "source": _enum("themeLogo", "custom"),
+        "src": _text(1, 2048),
+        "size": _enum("sm", "md", "lg", "xl"),
+    },
+    required=("type",),
+)
+_sharing_options = _object(
+    {
+        "workspaceAccess": _enum(*WORKSPACE_ACCESS),
+        "externalAccess": _enum(*EXTERNAL_ACCESS),
+        "emailOptions": _object(
+            {"recipients": _strings(min_items=1), "access": _enum(*EMAIL_ACCESS)}, required=("recipients",)
+        ),
+    }
+)
+_folder_ids = _strings(max_items=10)
+_export_as = _enum(*EXPORT_FORMATS)
+_image_style = _text(0, 5000)
+
+#: Body field -> (the keyword users write, its check). Order is the order of Gamma's docs.
+GENERATION_FIELDS: dict[str, tuple[str, Check]] = {
+    "inputText": ("input_text", _text(1, MAX_INPUT_CHARS)),
+    "textMode": ("text_mode", _enum(*TEXT_MODES)),
+    "format": ("format", _enum(*FORMATS)),
+    "themeId": ("theme_id", _text()),
+    "numCards": ("num_cards", _integer(1, MAX_CARDS, " (60 on Pro, Teams and Business plans)")),
+    "cardSplit": ("card_split", _enum(*CARD_SPLITS)),
+    "additionalInstructions": ("additional_instructions", _text(0, 5000)),
+    "folderIds": ("folder_ids", _folder_ids),
+    "exportAs": ("export_as", _export_as),
+    "textOptions": (
+        "text_options",
+        _object(
+            {
+                "amount": _enum(*TEXT_AMOUNTS),
+                "tone": _text(1, 500),
+                "audience": _text(1, 500),
+                "language": _text(),
+            }
+        ),
+    ),
+    "imageOptions": (
+        "image_options",
+        _object(
+            {
+                "source": _enum(*IMAGE_SOURCES),
+                "model": _text(),
+                "style": _image_style,
+                "stylePreset": _text(),
+            }
+        ),
+    ),
+    "cardOptions": (
+        "card_options",
+        _object(
+            {
+                "dimensions": _enum(*CARD_DIMENSIONS),
+                "headerFooter": _object(
+                    {
+                        **dict.fromkeys(HEADER_FOOTER_POSITIONS, _header_footer_element),
+                        "hideFromFirstCard": _boolean,
+                        "hideFromLastCard": _boolean,
+                    }
+                ),
+            }
+        ),
+    ),
+    "sharingOptions": ("sharing_options", _sharing_options),
+}
+
+TEMPLATE_FIELDS: dict[str, tuple[str, Check]] = {
+    "gammaId": ("gamma_id", _text()),
+    "prompt": ("prompt", _text(1, MAX_INPUT_CHARS)),
+    "themeId": ("theme_id", _text()),
+    "folderIds": ("folder_ids", _folder_ids),
+    "exportAs": ("export_as", _export_as),
+    "imageOptions": ("image_options", _object({"model": _text(), "style": _image_style})),
+    "sharingOptions": ("sharing_options", _sharing_options),
+}
+
+
+def _build(
+    fields: Mapping[str, tuple[str, Check]],
+    required: tuple[str, ...],
+    values: Mapping[str, Any],
+    extra_body: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for key, (keyword, check) in fields.items():
+        value = values.get(keyword)
+        if value is None:
+            if key in required:
+                raise GammaParameterError(f"Invalid Gamma parameter {keyword}: it is required")
+            continue
+        _check(keyword, value, check)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif key == "numCards" and isinstance(value, str) and not is_unresolved(value):
+            value = int(value)  # a templated number renders as a string
+        body[key] = value
+    if extra_body is not None and not is_unresolved(extra_body):
+        if not isinstance(extra_body, Mapping):
+            _fail("extra_body", extra_body, "must be a dict of Gamma's own (camelCase) fields")
+        body = _deep_merge(body, extra_body)
+    return body
+
+
+def _deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def generation_body(
+    *,
+    input_text: Any,
+    text_mode: Any = "generate",
+    extra_body: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The JSON body of ``POST /v1.0/generations``; raises :class:`GammaParameterError` on a bad value.
+
+    ``options`` are the other snake_case keywords of :data:`GENERATION_FIELDS` (``format``,
+    ``num_cards``, ``text_options`` ...). ``textMode`` is always sent: Gamma's docs require it even
+    where its OpenAPI document does not.
+    """
+    _reject_unknown(options, GENERATION_FIELDS)
+    values = {"input_text": input_text, "text_mode": text_mode, **options}
+    return _build(GENERATION_FIELDS, ("inputText", "textMode"), values, extra_body)
+
+
+def template_body(
+    *,
+    gamma_id: Any,
+    prompt: Any,
+    extra_body: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The JSON body of ``POST /v1.0/generations/from-template``; see :data:`TEMPLATE_FIELDS`."""
+    _reject_unknown(options, TEMPLATE_FIELDS)
+    values = {"gamma_id": gamma_id, "prompt": prompt, **options}
+    return _build(TEMPLATE_FIELDS, ("gammaId", "prompt"), values, extra_body)
+
+
+def _reject_unknown(options: Mapping[str, Any], fields: Mapping[str, tuple[str, Check]]) -> None:
+    known = [keyword for keyword, _ in fields.values()]
+    for keyword in options:
+        if keyword not in known:
+            raise GammaParameterError(
+                f"Unknown Gamma parameter {keyword!r}; allowed: {', '.join(known)}, extra_body"
+            )

@@ -1,0 +1,462 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""The Gamma HTTP protocol, with no I/O: requests in, results or typed errors out, and when to wait.
+
+Both transports (``requests`` for operators, ``aiohttp`` for the trigger) are thin shells over this
+module, so every rule here (which call may be retried, how long to back off, how an error body maps to
+an exception, how fast to poll) is written once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, NotRequired, TypedDict, cast
+from urllib.parse import quote, urlencode
+
+from airflow_provider_gamma.exceptions import (
+    GammaAuthenticationError,
+    GammaError,
+    GammaInsufficientCreditsError,
+    GammaNotFoundError,
+    GammaPermissionError,
+    GammaProtocolError,
+    GammaRateLimitError,
+    GammaServerError,
+    GammaSubmissionUncertainError,
+    GammaTransportError,
+    GammaValidationError,
+)
+
+DEFAULT_BASE_URL = "https://public-api.gamma.app"
+API_PREFIX = "/v1.0"
+#: Gamma's documented page size ceiling for the list endpoints.
+MAX_PAGE_SIZE = 50
+#: Below this many requests left in the burst window Gamma's docs slow polling to 15 s.
+LOW_BURST_REMAINING = 100
+SLOW_POLL_INTERVAL = 15.0
+
+GenerationStatus = Literal["pending", "completed", "failed"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed"})
+
+
+# --- results -----------------------------------------------------------------------------------------
+# TypedDicts keep Gamma's own JSON shape (and camelCase), so what the provider returns to XCom is what
+# Gamma documents.
+
+
+class Credits(TypedDict):
+    deducted: float
+    remaining: float
+
+
+class GenerationErrorBody(TypedDict):
+    message: str
+    statusCode: NotRequired[int]
+
+
+class GenerationCreated(TypedDict):
+    """Answer of ``POST /v1.0/generations`` and ``POST /v1.0/generations/from-template``."""
+
+    generationId: str
+    warnings: NotRequired[str]
+
+
+class Generation(TypedDict):
+    """Answer of ``GET /v1.0/generations/{id}``; the fields past ``status`` appear as the job ends."""
+
+    generationId: str
+    status: GenerationStatus
+    gammaId: NotRequired[str]
+    gammaUrl: NotRequired[str]
+    exportUrl: NotRequired[str]
+    credits: NotRequired[Credits]
+    error: NotRequired[GenerationErrorBody]
+    warnings: NotRequired[str]
+
+
+class Theme(TypedDict):
+    id: str
+    name: str
+    type: str
+    colorKeywords: NotRequired[list[str]]
+    toneKeywords: NotRequired[list[str]]
+
+
+class Folder(TypedDict):
+    id: str
+    name: str
+
+
+class Page(TypedDict):
+    data: list[dict[str, Any]]
+    hasMore: bool
+    nextCursor: str | None
+
+
+class ArchiveResult(TypedDict):
+    gammaId: str
+    archived: bool
+
+
+class DeleteResult(TypedDict):
+    status: str
+    gammaId: str
+    message: NotRequired[str]
+
+
+# --- requests ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One call to the Gamma API, independent of the HTTP library that sends it.
+
+    :param starts_generation: the call starts a paid generation, so it is retried only when Gamma
+        certainly did not act on it (429, or the connection never opened).
+    """
+
+    method: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    json: Mapping[str, Any] | None = None
+    starts_generation: bool = False
+
+    def url(self, base_url: str) -> str:
+        query = f"?{urlencode(self.params)}" if self.params else ""
+        return f"{base_url.rstrip('/')}{self.path}{query}"
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _path_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return quote(value.strip(), safe="")
+
+
+def create_generation_request(body: Mapping[str, Any]) -> ApiRequest:
+    return ApiRequest("POST", f"{API_PREFIX}/generations", json=body, starts_generation=True)
+
+
+def create_generation_from_template_request(body: Mapping[str, Any]) -> ApiRequest:
+    return ApiRequest("POST", f"{API_PREFIX}/generations/from-template", json=body, starts_generation=True)
+
+
+def get_generation_request(generation_id: str) -> ApiRequest:
+    return ApiRequest("GET", f"{API_PREFIX}/generations/{_path_id(generation_id, 'generation_id')}")
+
+
+def list_request(
+    collection: Literal["themes", "folders"], query: str | None, after: str | None
+) -> ApiRequest:
+    params = {"limit": str(MAX_PAGE_SIZE)}
+    if query:
+        params["query"] = query
+    if after:
+        params["after"] = after
+    return ApiRequest("GET", f"{API_PREFIX}/{collection}", params=params)
+
+
+def archive_gamma_request(gamma_id: str) -> ApiRequest:
+    return ApiRequest("POST", f"{API_PREFIX}/gammas/{_path_id(gamma_id, 'gamma_id')}/archive")
+
+
+def delete_gamma_request(gamma_id: str) -> ApiRequest:
+    return ApiRequest("DELETE", f"{API_PREFIX}/gammas/{_path_id(gamma_id, 'gamma_id')}")
+
+
+def request_headers(api_key: str, user_agent: str) -> dict[str, str]:
+    """Headers for every API call. ``X-API-KEY`` is Gamma's auth header (``Authorization`` is refused)."""
+    return {
+        "X-API-KEY": api_key,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": user_agent,
+    }
+
+
+# --- responses ---------------------------------------------------------------------------------------
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = _header(headers, name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Gamma's ``x-ratelimit-*`` headers of one answer; ``None`` where a header was absent."""
+
+    limit_burst: int | None = None
+    remaining_burst: int | None = None
+    limit_hourly: int | None = None
+    remaining_hourly: int | None = None
+    limit_daily: int | None = None
+    remaining_daily: int | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
+        return cls(
+            limit_burst=_int_header(headers, "x-ratelimit-limit-burst"),
+            remaining_burst=_int_header(headers, "x-ratelimit-remaining-burst"),
+            limit_hourly=_int_header(headers, "x-ratelimit-limit"),
+            remaining_hourly=_int_header(headers, "x-ratelimit-remaining"),
+            limit_daily=_int_header(headers, "x-ratelimit-limit-daily"),
+            remaining_daily=_int_header(headers, "x-ratelimit-remaining-daily"),
+        )
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """What a transport hands back: status, headers and the whole (small, JSON) body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def request_id(self) -> str | None:
+        return _header(self.headers, "x-request-id")
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        return RateLimit.from_headers(self.headers)
+
+
+def _gamma_message(response: ApiResponse) -> str:
+    """Gamma's ``message`` from an error envelope, else a short excerpt of whatever came back."""
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("message"), str | list):
+        message = payload["message"]
+        return "; ".join(map(str, message)) if isinstance(message, list) else message
+    text = response.body[:300].decode("utf-8", "replace").strip()
+    return text or "(empty body)"
+
+
+def error_for(request: ApiRequest, response: ApiResponse) -> GammaError:
+    """The typed exception for a non-2xx answer, carrying Gamma's message, the status and x-request-id."""
+    message = f"{request.describe()}: {_gamma_message(response)}"
+    status, request_id = response.status, response.request_id
+    if status == 429:
+        retry_after = parse_retry_after(_header(response.headers, "retry-after"))
+        return GammaRateLimitError(message, request_id=request_id, retry_after=retry_after)
+    if status == 402 or (status == 403 and "insufficient credits" in message.lower()):
+        return GammaInsufficientCreditsError(message, http_status=status, request_id=request_id)
+    error_class: type[GammaError] = {
+        400: GammaValidationError,
+        422: GammaValidationError,
+        401: GammaAuthenticationError,
+        403: GammaPermissionError,
+        404: GammaNotFoundError,
+    }.get(status, GammaServerError if status >= 500 else GammaError)
+    return error_class(message, http_status=status, request_id=request_id)
+
+
+def parse_response(request: ApiRequest, response: ApiResponse) -> Any:
+    """The decoded JSON body of a 2xx answer; any other answer raises the matching :class:`GammaError`."""
+    if not 200 <= response.status < 300:
+        raise error_for(request, response)
+    try:
+        return json.loads(response.body)
+    except ValueError:
+        raise GammaProtocolError(
+            f"{request.describe()}: answer is not JSON: {response.body[:200]!r}",
+            http_status=response.status,
+            request_id=response.request_id,
+        ) from None
+
+
+def _require(payload: Any, keys: tuple[str, ...], request: ApiRequest) -> dict[str, Any]:
+    if not isinstance(payload, dict) or any(key not in payload for key in keys):
+        raise GammaProtocolError(
+            f"{request.describe()}: expected an object with {', '.join(keys)}, got {payload!r}"
+        )
+    return payload
+
+
+def read_generation_created(request: ApiRequest, payload: Any) -> GenerationCreated:
+    return cast(GenerationCreated, _require(payload, ("generationId",), request))
+
+
+def read_generation(request: ApiRequest, payload: Any) -> Generation:
+    generation = _require(payload, ("generationId", "status"), request)
+    if generation["status"] not in ("pending", "completed", "failed"):
+        raise GammaProtocolError(f"{request.describe()}: unknown generation status {generation['status']!r}")
+    return cast(Generation, generation)
+
+
+def read_page(request: ApiRequest, payload: Any) -> Page:
+    page = _require(payload, ("data", "hasMore"), request)
+    if not isinstance(page["data"], list):
+        raise GammaProtocolError(f"{request.describe()}: 'data' is not a list")
+    page.setdefault("nextCursor", None)
+    return cast(Page, page)
+
+
+def next_page_cursor(page: Page) -> str | None:
+    """The cursor of the next page, or ``None`` when this was the last one."""
+    return page["nextCursor"] if page["hasMore"] and page["nextCursor"] else None
+
+
+# --- when to retry, when to poll -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the hook rides out rate limits and transient failures.
+
+    :param max_attempts: attempts per call, the first included.
+    :param backoff: first wait after a 5xx or a network failure; doubles per attempt.
+    :param max_backoff: ceiling of any single wait.
+    :param rate_limit_backoff: first wait after a 429 that has no ``Retry-After``; Gamma's docs say
+        30 s, then exponential backoff.
+    :param jitter: spread waits by up to +/-25 % so many clients do not retry in lockstep.
+    """
+
+    max_attempts: int = 5
+    backoff: float = 1.0
+    max_backoff: float = 60.0
+    rate_limit_backoff: float = 30.0
+    jitter: bool = True
+
+    def delay(self, request: ApiRequest, attempt: int, error: GammaError) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or ``None`` to give up and raise ``error``.
+
+        A request that starts a generation is retried only when Gamma certainly did not start it: a 429
+        (rejected before any work) or a connection that never opened. A 5xx, a timeout or a dropped
+        connection may hide a generation that is running and billed, so those are never retried.
+        """
+        if attempt >= self.max_attempts or not self.retryable(request, error):
+            return None
+        if isinstance(error, GammaRateLimitError):
+            if error.retry_after is not None:
+                return min(error.retry_after, self.max_backoff)
+            return self._spread(self.rate_limit_backoff * 2 ** (attempt - 1))
+        return self._spread(self.backoff * 2 ** (attempt - 1))
+
+    @staticmethod
+    def retryable(request: ApiRequest, error: GammaError) -> bool:
+        """Whether sending ``request`` again after ``error`` is both useful and safe."""
+        return is_transient(error) and not may_have_started_generation(request, error)
+
+    def _spread(self, seconds: float) -> float:
+        seconds = min(seconds, self.max_backoff)
+        return seconds * random.uniform(0.75, 1.25) if self.jitter else seconds
+
+
+def is_transient(error: GammaError) -> bool:
+    """A 429, a 5xx or a network failure: the same request may well succeed later."""
+    return isinstance(error, GammaRateLimitError | GammaServerError | GammaTransportError)
+
+
+def may_have_started_generation(request: ApiRequest, error: GammaError) -> bool:
+    """Whether a failed generation request may nonetheless have started (and billed) a generation.
+
+    Only a 429 or a connection that never opened prove Gamma did not act on the request; a 5xx, a
+    timeout or a dropped connection may hide a generation that is running.
+    """
+    if not request.starts_generation:
+        return False
+    return isinstance(error, GammaServerError) or (
+        isinstance(error, GammaTransportError) and error.reached_server
+    )
+
+
+def poll_delay(interval: float, rate_limit: RateLimit | None) -> float:
+    """Seconds until the next status poll: ``interval``, or Gamma's 15 s when the burst budget runs low."""
+    remaining = rate_limit.remaining_burst if rate_limit is not None else None
+    if remaining is not None and remaining < LOW_BURST_REMAINING:
+        return max(interval, SLOW_POLL_INTERVAL)
+    return interval
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The outcome of one attempt was a transient failure: wait ``delay`` seconds and send again."""
+
+    delay: float
+    error: GammaError
+
+
+def settle(
+    request: ApiRequest, outcome: ApiResponse | GammaTransportError, attempt: int, policy: RetryPolicy
+) -> Any:
+    """Decide what one attempt's outcome means: the decoded payload, a :class:`Retry`, or a raised error.
+
+    When a request that starts a generation fails after it may have reached Gamma, the error raised is
+    :class:`GammaSubmissionUncertainError`: Gamma may be generating (and billing) a deck whose id never
+    arrived, so neither this client nor an Airflow task retry may send it again.
+    """
+    try:
+        if isinstance(outcome, GammaTransportError):
+            raise outcome
+        return parse_response(request, outcome)
+    except GammaError as error:
+        delay = policy.delay(request, attempt, error)
+        if delay is not None:
+            return Retry(delay, error)
+        if may_have_started_generation(request, error):
+            raise GammaSubmissionUncertainError(
+                f"{request.describe()} failed after it may have reached Gamma, so a generation may be "
+                f"running and billed without its id reaching us. Not retrying, to avoid paying twice: check "
+                f"your Gamma workspace for a new gamma before re-running the task. Cause: {error}",
+                http_status=error.http_status,
+                request_id=error.request_id,
+            ) from error
+        raise
+
+
+def transport_error(
+    request: ApiRequest, cause: BaseException, *, reached_server: bool
+) -> GammaTransportError:
+    """A :class:`GammaTransportError` for a network failure, without echoing URLs' query strings."""
+    kind = type(cause).__name__
+    return GammaTransportError(
+        f"{request.describe()}: {kind}: {_redact(str(cause))}", reached_server=reached_server
+    )
+
+
+def _redact(text: str) -> str:
+    # Signed export URLs carry their signature in the query string; keep it out of logs.
+    return re.sub(r"\?[^\s'\")]*", "?...", text)[:500]

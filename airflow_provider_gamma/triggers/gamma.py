@@ -1,0 +1,145 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""GammaGenerationTrigger: watches one Gamma generation from the triggerer, without blocking it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal, TypedDict
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_gamma import protocol
+from airflow_provider_gamma.connection import DEFAULT_CONN_ID
+from airflow_provider_gamma.exceptions import GammaError, GammaRateLimitError
+from airflow_provider_gamma.hooks.gamma import GammaHook
+from airflow_provider_gamma.protocol import Generation, RetryPolicy
+
+EventStatus = Literal["success", "failed", "timeout", "error"]
+EVENT_STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "error"})
+
+
+class GenerationEvent(TypedDict):
+    """Payload of the one event the trigger yields."""
+
+    status: EventStatus
+    generation_id: str
+    message: str
+    generation: Generation | None
+
+
+class GammaGenerationTrigger(BaseTrigger):
+    """Poll ``GET /v1.0/generations/{id}`` until the generation ends, then yield exactly one event.
+
+    It never starts a generation, so the triggerer may re-create it from :meth:`serialize` at any time
+    (restart, HA move) and it simply carries on polling the same generation. Its kwargs are plain JSON
+    and never hold the API key: the key is read from the connection inside the triggerer.
+
+    Event ``status``: ``success`` (completed), ``failed`` (Gamma reported a failure), ``timeout`` (still
+    pending at ``end_time``) or ``error`` (an error no wait can fix, e.g. 401/404, or too many transient
+    failures in a row). The payload also holds ``generation_id``, a ``message`` and the last
+    ``generation`` seen (Gamma's JSON), when there was one.
+
+    :param generation_id: the generation to watch.
+    :param gamma_conn_id: the ``gamma`` connection.
+    :param poll_interval: seconds between polls (stretched to 15 s when Gamma's burst budget runs low).
+    :param end_time: absolute wall-clock deadline (epoch seconds). Absolute, so a restarted trigger
+        keeps the original deadline instead of starting a new window. ``None`` waits forever.
+    :param max_consecutive_errors: 5xx answers or network failures in a row tolerated before giving up;
+        429s never count, they are waited out as Gamma asks.
+    :param first_poll_delay: seconds to wait before the first poll (no generation completes at once).
+    """
+
+    def __init__(
+        self,
+        generation_id: str,
+        gamma_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 5.0,
+        end_time: float | None = None,
+        max_consecutive_errors: int = 10,
+        first_poll_delay: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.generation_id = generation_id
+        self.gamma_conn_id = gamma_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time) if end_time is not None else None
+        self.max_consecutive_errors = int(max_consecutive_errors)
+        self.first_poll_delay = float(first_poll_delay)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "generation_id": self.generation_id,
+                "gamma_conn_id": self.gamma_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "max_consecutive_errors": self.max_consecutive_errors,
+                "first_poll_delay": self.first_poll_delay,
+            },
+        )
+
+    def _event(self, status: EventStatus, message: str, generation: Generation | None = None) -> TriggerEvent:
+        payload: GenerationEvent = {
+            "status": status,
+            "generation_id": self.generation_id,
+            "message": message,
+            "generation": generation,
+        }
+        return TriggerEvent(dict(payload))
+
+    def _seconds_left(self) -> float:
+        return float("inf") if self.end_time is None else self.end_time - time.time()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
+        try:
+            async with hook.async_session():
+                yield await self._watch(hook)
+        except GammaError as error:  # the connection itself is unusable (no key, bad URL)
+            yield self._event("error", str(error))
+
+    async def _watch(self, hook: GammaHook) -> TriggerEvent:
+        policy = RetryPolicy()
+        request = protocol.get_generation_request(self.generation_id)
+        generation: Generation | None = None
+        errors_in_a_row = 0
+        delay = self.first_poll_delay
+        while True:
+            await asyncio.sleep(max(0.0, min(delay, self._seconds_left())))
+            try:
+                generation = await hook.aget_generation(self.generation_id)
+            except GammaError as error:
+                if not protocol.is_transient(error):
+                    return self._event("error", str(error), generation)
+                if not isinstance(error, GammaRateLimitError):
+                    errors_in_a_row += 1
+                if errors_in_a_row > self.max_consecutive_errors:
+                    return self._event(
+                        "error", f"gave up after {errors_in_a_row} failed polls in a row: {error}", generation
+                    )
+                delay = policy.delay(request, 1 + errors_in_a_row, error) or policy.max_backoff
+                self.log.warning(
+                    "Polling generation %s: %s; next poll in %.1f s", self.generation_id, error, delay
+                )
+            else:
+                errors_in_a_row = 0
+                if generation["status"] == "completed":
+                    return self._event(
+                        "success", f"Gamma generation {self.generation_id} completed", generation
+                    )
+                if generation["status"] == "failed":
+                    reason = generation.get("error", {}).get("message", "no reason given")
+                    return self._event(
+                        "failed", f"Gamma generation {self.generation_id} failed: {reason}", generation
+                    )
+                delay = protocol.poll_delay(self.poll_interval, hook.shared_rate_limit)
+            if self._seconds_left() <= 0:
+                status = generation["status"] if generation else "unknown"
+                return self._event(
+                    "timeout",
+                    f"Gamma generation {self.generation_id} was still {status} at the deadline",
+                    generation,
+                )
