@@ -1,0 +1,522 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""A Gamma public API emulator serving real HTTP on loopback, for tests, benchmarks and demos.
+
+Use it in-process::
+
+    from airflow_provider_gamma.testing import GammaEmulator
+
+    with GammaEmulator(api_key="sk-gamma-test", generation_seconds=0.5) as emu:
+        ...  # point the Gamma connection at emu.base_url
+
+or as a stand-alone process::
+
+    python -m airflow_provider_gamma.testing.emulator --port 8765 --export-port 8766
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from types import FrameType, TracebackType
+from typing import Any, Literal
+
+from aiohttp import web
+
+from airflow_provider_gamma.testing.catalog import Catalog, default_folders, default_themes
+from airflow_provider_gamma.testing.faults import FaultRule
+from airflow_provider_gamma.testing.server import EmulatorCore
+from airflow_provider_gamma.testing.state import (
+    DEFAULT_FAILURE_MESSAGE,
+    FAIL_MARKER,
+    EmulatorConfig,
+    EmulatorState,
+    GenerationState,
+    RecordedRequest,
+)
+
+__all__ = ["FAIL_MARKER", "GammaEmulator", "main"]
+
+_SHUTDOWN_TIMEOUT = 0.5
+_BACKLOG = 4096
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class GammaEmulator:
+    """An emulator of the Gamma public API (v1.0), serving real HTTP on two loopback ports.
+
+    The API host (:attr:`base_url`) behaves like ``https://public-api.gamma.app``: ``X-API-KEY``
+    auth, request validation with Gamma's error bodies, asynchronous generations that finish after
+    ``generation_seconds``, themes/folders pagination, archive/delete, credits, rate-limit headers.
+    A second host (:attr:`export_base_url`) serves signed, expiring export URLs with real tiny
+    PDF / PPTX / PNG-zip files. Faults can be injected with :meth:`add_fault`.
+
+    The servers run in a background thread with their own event loop. Every method here is
+    thread-safe. Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    Put ``[[emulator:fail]]`` in ``inputText`` / ``prompt`` to make a generation fail, or
+    ``[[emulator:seconds=5]]`` to give one generation its own duration.
+
+    Args:
+        api_key: The only key accepted in ``X-API-KEY``.
+        host: Interface both servers bind to.
+        port: API host port (0 = a free port).
+        export_port: Export host port (0 = a free port).
+        generation_seconds: Time from POST until a generation is completed (or failed).
+        export_url_ttl: Seconds a signed export URL stays valid (Gamma: about a week).
+        credits: Starting credit balance of the workspace.
+        credits_per_card: Credits a completed generation deducts per card.
+        max_cards: Largest ``numCards`` accepted (60 on Pro/Teams/Business, 75 on Ultra).
+        burst_limit: Requests allowed per burst window.
+        burst_window_seconds: Length of the burst window in seconds.
+        hourly_limit: Requests allowed per hour.
+        daily_limit: Requests allowed per day.
+        rate_limit_retry_after: Send a ``Retry-After`` header with rate-limit 429s.
+        export_padding_bytes: If > 0, every export download is the real file followed by this many
+            zero bytes, generated on the fly and streamed (for large-download benchmarks).
+        themes: Themes served by ``GET /v1.0/themes`` (dicts with id, name, type, colorKeywords,
+            toneKeywords); default: 40 built-in themes.
+        folders: Folders served by ``GET /v1.0/folders`` (dicts with id, name); default: 25.
+        reject_unknown_fields: Answer 400 ``property X should not exist`` for body fields that are
+            not in Gamma's schema.
+        record_requests: Keep every request in :attr:`requests` / :attr:`export_requests`
+            (turn off for very long benchmarks; :meth:`post_count` keeps working).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-gamma-test",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        export_port: int = 0,
+        generation_seconds: float = 1.0,
+        export_url_ttl: float = 7 * 24 * 3600.0,
+        credits: int = 10_000,
+        credits_per_card: int = 2,
+        max_cards: int = 60,
+        burst_limit: int = 10_000,
+        burst_window_seconds: float = 60.0,
+        hourly_limit: int = 40_000,
+        daily_limit: int = 200_000,
+        rate_limit_retry_after: bool = True,
+        export_padding_bytes: int = 0,
+        themes: Sequence[Mapping[str, Any]] | None = None,
+        folders: Sequence[Mapping[str, Any]] | None = None,
+        reject_unknown_fields: bool = True,
+        record_requests: bool = True,
+    ) -> None:
+        if export_padding_bytes < 0:
+            raise ValueError("export_padding_bytes must be >= 0")
+        self._host = host
+        self._port = port
+        self._export_port = export_port
+        self._config = EmulatorConfig(
+            api_key=api_key,
+            generation_seconds=generation_seconds,
+            export_url_ttl=export_url_ttl,
+            credits_per_card=credits_per_card,
+            max_cards=max_cards,
+            reject_unknown_fields=reject_unknown_fields,
+            burst_limit=burst_limit,
+            burst_window_seconds=burst_window_seconds,
+            hourly_limit=hourly_limit,
+            daily_limit=daily_limit,
+            rate_limit_retry_after=rate_limit_retry_after,
+            export_padding_bytes=export_padding_bytes,
+            record_requests=record_requests,
+        )
+        self._state = EmulatorState(self._config, credits)
+        self._core = EmulatorCore(
+            self._state,
+            Catalog(default_themes() if themes is None else themes),
+            Catalog(default_folders() if folders is None else folders),
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runners: list[web.AppRunner] = []
+        self._base_url = ""
+        self._export_base_url = ""
+
+    # ============================================================================ lifecycle
+
+    def start(self) -> GammaEmulator:
+        """Bind both ports and start serving in a background thread; returns ``self``."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        api_sock = _listen(self._host, self._port)
+        try:
+            export_sock = _listen(self._host, self._export_port)
+        except OSError:
+            api_sock.close()
+            raise
+        shown_host = f"[{self._host}]" if ":" in self._host else self._host
+        self._base_url = f"http://{shown_host}:{api_sock.getsockname()[1]}"
+        self._export_base_url = f"http://{shown_host}:{export_sock.getsockname()[1]}"
+        self._state.export_base_url = self._export_base_url
+        self._core.base_url = self._base_url
+
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def serve() -> None:
+            for app, sock in ((self._core.api_app(), api_sock), (self._core.export_app(), export_sock)):
+                runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+                await runner.setup()
+                self._runners.append(runner)
+                await web.SockSite(runner, sock, backlog=_BACKLOG).start()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(serve())
+            except BaseException as exc:  # Reported to start() below.
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="gamma-emulator", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            self._loop = None
+            api_sock.close()
+            export_sock.close()
+            raise RuntimeError("the Gamma emulator failed to start") from failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop both servers (open connections are closed) and join the thread. Idempotent."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def shutdown() -> None:
+            for runner in self._runners:
+                await runner.cleanup()
+            self._runners.clear()
+
+        future = asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        try:
+            future.result(timeout=10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            self._loop = None
+            self._thread = None
+
+    def __enter__(self) -> GammaEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the servers are running."""
+        return self._thread is not None
+
+    # ============================================================================ addresses
+
+    @property
+    def base_url(self) -> str:
+        """API host, e.g. ``http://127.0.0.1:54321`` (use it instead of ``https://public-api.gamma.app``)."""
+        self._require_running()
+        return self._base_url
+
+    @property
+    def export_base_url(self) -> str:
+        """Export host serving the signed ``exportUrl`` downloads, e.g. ``http://127.0.0.1:54322``."""
+        self._require_running()
+        return self._export_base_url
+
+    @property
+    def api_key(self) -> str:
+        """The API key the emulator accepts."""
+        return self._config.api_key
+
+    def connection_uri(self) -> str:
+        """An Airflow connection in JSON form (``AIRFLOW_CONN_GAMMA_DEFAULT`` value) for this emulator."""
+        return json.dumps({"conn_type": "gamma", "host": self.base_url, "password": self.api_key})
+
+    def _require_running(self) -> None:
+        if not self._base_url:
+            raise RuntimeError("the emulator is not started; use `with GammaEmulator() as emu:` or start()")
+
+    # ======================================================================== observations
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """API-host requests received so far, oldest first (control endpoints excluded)."""
+        return self._state.requests("api")
+
+    @property
+    def export_requests(self) -> list[RecordedRequest]:
+        """Export-host requests received so far, oldest first."""
+        return self._state.requests("export")
+
+    @property
+    def generations(self) -> dict[str, GenerationState]:
+        """Snapshot of all generations, keyed by generation id."""
+        return self._state.snapshot()
+
+    def post_count(self, path: str = "/v1.0/generations") -> int:
+        """How many POST requests reached exactly ``path`` (including faulted and rejected ones)."""
+        return self._state.count("POST", path)
+
+    @property
+    def credits(self) -> int:
+        """Remaining workspace credits; set it to simulate a low balance."""
+        return self._state.credits
+
+    @credits.setter
+    def credits(self, value: int) -> None:
+        self._state.credits = value
+
+    @property
+    def generation_seconds(self) -> float:
+        """Duration of new generations; can be changed while running."""
+        return self._config.generation_seconds
+
+    @generation_seconds.setter
+    def generation_seconds(self, value: float) -> None:
+        self._config.generation_seconds = float(value)
+
+    # ===================================================================== faults & control
+
+    def add_fault(
+        self,
+        *,
+        host: Literal["api", "export"] = "api",
+        method: str | None = None,
+        path_prefix: str | None = None,
+        status: int | None = None,
+        body: Any = None,
+        retry_after: float | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        truncate_at: int | None = None,
+        created: bool = False,
+        times: int | None = 1,
+    ) -> FaultRule:
+        """Inject a fault; rules are tried in the order added, first match wins.
+
+        Args:
+            host: ``"api"`` or ``"export"``.
+            method: Only requests with this HTTP method (``None`` = any).
+            path_prefix: Only paths starting with this (``None`` = any).
+            status: Answer with this status instead (body: Gamma's envelope with the documented
+                message, e.g. 429 ``Too many requests``, unless ``body`` is given).
+            body: Custom body for ``status`` (dict/list as JSON, str, bytes).
+            retry_after: Add ``Retry-After: <seconds>`` to the ``status`` answer.
+            delay: Wait this long first; alone, it just makes the real answer slow.
+            drop: Close the connection without any response.
+            truncate_at: Send full headers, then close after this many body bytes.
+            created: Run the real handler first (e.g. really start the generation, which will be
+                billed) and then send the fault instead of its answer.
+            times: Number of requests to affect (``None`` = forever).
+
+        Returns:
+            The live rule; its ``hits`` attribute counts the requests it affected.
+        """
+        rule = FaultRule(
+            host=host,
+            method=method,
+            path_prefix=path_prefix,
+            status=status,
+            body=body,
+            retry_after=retry_after,
+            delay=delay,
+            drop=drop,
+            truncate_at=truncate_at,
+            created=created,
+            times=times,
+        )
+        return self._core.faults.add(rule)
+
+    @property
+    def faults(self) -> list[FaultRule]:
+        """The fault rules added so far (including used-up ones)."""
+        return self._core.faults.snapshot()
+
+    def clear_faults(self) -> None:
+        """Remove all fault rules."""
+        self._core.faults.clear()
+
+    def reset(self) -> None:
+        """Clear recorded requests, fault rules, generations and rate-limit windows (credits stay)."""
+        self._core.reset()
+
+    def fail_generation(
+        self,
+        generation_id: str,
+        *,
+        message: str = DEFAULT_FAILURE_MESSAGE,
+        status_code: int = 500,
+        immediately: bool = True,
+    ) -> None:
+        """Make a pending generation fail, at once or (``immediately=False``) when it is due.
+
+        Raises:
+            KeyError: Unknown generation id.
+            ValueError: The generation already finished.
+        """
+        if immediately:
+            self._state.finish_now(generation_id, (message, status_code))
+        else:
+            self._state.plan_failure(generation_id, (message, status_code))
+
+    def fail_next_generation(
+        self, *, message: str = DEFAULT_FAILURE_MESSAGE, status_code: int = 500, count: int = 1
+    ) -> None:
+        """Make the next ``count`` generations created (by any client) end as ``failed``."""
+        self._state.fail_next(message, status_code, count)
+
+    def complete_generation(self, generation_id: str) -> None:
+        """Finish a pending generation successfully right now (skipping the wait)."""
+        self._state.finish_now(generation_id)
+
+    # =============================================================================== exports
+
+    def _generation(self, generation_id: str) -> GenerationState:
+        generation = self._state.get(generation_id)
+        if generation is None:
+            raise KeyError(generation_id)
+        return generation
+
+    def export_bytes(self, generation_id: str) -> bytes:
+        """The export file of a generation, exactly as served (without ``export_padding_bytes``).
+
+        Raises:
+            KeyError: Unknown generation id.
+            ValueError: The generation was created without ``exportAs``.
+        """
+        return self._state.export_bytes(self._generation(generation_id))
+
+    def export_url(self, generation_id: str, *, ttl: float | None = None) -> str:
+        """Mint a signed export URL for a generation, valid for ``ttl`` seconds (negative = already
+        expired; default ``export_url_ttl``).
+
+        Raises:
+            KeyError: Unknown generation id.
+            ValueError: The generation was created without ``exportAs``.
+        """
+        self._require_running()
+        url = self._state.export_url(self._generation(generation_id), ttl)
+        if url is None:
+            raise ValueError(f"generation {generation_id} was created without exportAs")
+        return url
+
+    def __repr__(self) -> str:
+        where = self._base_url or "not started"
+        return f"<GammaEmulator {where} generations={len(self._state.snapshot())}>"
+
+
+# ====================================================================================== CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_gamma.testing.emulator",
+        description="Serve a Gamma public API emulator on loopback until SIGTERM/SIGINT.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="API host port (0 = free port; default 8765)")
+    parser.add_argument("--export-port", type=int, default=8766, help="export host port (default 8766)")
+    parser.add_argument(
+        "--api-key", default="sk-gamma-demo", help="accepted X-API-KEY (default sk-gamma-demo)"
+    )
+    parser.add_argument("--generation-seconds", type=float, default=3.0, help="seconds per generation")
+    parser.add_argument(
+        "--export-url-ttl", type=float, default=7 * 24 * 3600.0, help="export URL lifetime (s)"
+    )
+    parser.add_argument("--credits", type=int, default=10_000, help="starting credits")
+    parser.add_argument("--credits-per-card", type=int, default=2, help="credits deducted per card")
+    parser.add_argument("--max-cards", type=int, default=60, help="largest numCards accepted")
+    parser.add_argument("--burst-limit", type=int, default=10_000)
+    parser.add_argument("--burst-window-seconds", type=float, default=60.0)
+    parser.add_argument("--hourly-limit", type=int, default=40_000)
+    parser.add_argument("--daily-limit", type=int, default=200_000)
+    parser.add_argument("--no-retry-after", action="store_true", help="omit Retry-After on rate-limit 429s")
+    parser.add_argument("--export-padding-bytes", type=int, default=0, help="zero bytes appended to exports")
+    parser.add_argument("--allow-unknown-fields", action="store_true", help="accept unknown body fields")
+    parser.add_argument("--no-record", action="store_true", help="do not keep recorded requests")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until SIGTERM or SIGINT; prints one JSON line once ready."""
+    args = _parser().parse_args(argv)
+    emulator = GammaEmulator(
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        export_port=args.export_port,
+        generation_seconds=args.generation_seconds,
+        export_url_ttl=args.export_url_ttl,
+        credits=args.credits,
+        credits_per_card=args.credits_per_card,
+        max_cards=args.max_cards,
+        burst_limit=args.burst_limit,
+        burst_window_seconds=args.burst_window_seconds,
+        hourly_limit=args.hourly_limit,
+        daily_limit=args.daily_limit,
+        rate_limit_retry_after=not args.no_retry_after,
+        export_padding_bytes=args.export_padding_bytes,
+        reject_unknown_fields=not args.allow_unknown_fields,
+        record_requests=not args.no_record,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    emulator.start()
+    try:
+        line = {
+            "base_url": emulator.base_url,
+            "export_base_url": emulator.export_base_url,
+            "api_key": emulator.api_key,
+            "connection_uri": emulator.connection_uri(),
+        }
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""pytest fixtures running a :class:`GammaEmulator` per test.
+
+Enable them in a ``conftest.py``::
+
+    pytest_plugins = ["airflow_provider_gamma.testing.pytest_plugin"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from airflow_provider_gamma.testing.emulator import GammaEmulator
+
+__all__ = ["gamma_connection", "gamma_emulator"]
+
+
+@pytest.fixture
+def gamma_emulator() -> Iterator[GammaEmulator]:
+    """A started Gamma emulator (generations finish after 0.2 s), stopped after the test."""
+    with GammaEmulator(generation_seconds=0.2) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def gamma_connection(gamma_emulator: GammaEmulator, monkeypatch: pytest.MonkeyPatch) -> GammaEmulator:
+    """The ``gamma_emulator``, with ``AIRFLOW_CONN_GAMMA_DEFAULT`` pointing Airflow's
+    ``gamma_default`` connection at it for the duration of the test."""
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", gamma_emulator.connection_uri())
+    return gamma_emulator

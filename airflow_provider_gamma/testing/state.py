@@ -1,0 +1,460 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""In-memory state of the Gamma emulator: generations, gammas, credits, recorded requests.
+
+All methods are thread-safe: the servers call them from their event-loop thread and tests call
+them from the main thread. Every operation is O(1) or amortised O(log n).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import heapq
+import hmac
+import re
+import secrets
+import string
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from airflow_provider_gamma.testing.exports import FILE_EXTENSIONS, build_export
+
+__all__ = [
+    "FAIL_MARKER",
+    "EmulatorConfig",
+    "EmulatorState",
+    "GenerationState",
+    "InsufficientCreditsError",
+    "RecordedRequest",
+]
+
+#: Put this in ``inputText`` / ``prompt`` to make the generation end with ``status: "failed"``.
+FAIL_MARKER = "[[emulator:fail]]"
+# ``[[emulator:seconds=2.5]]`` overrides ``generation_seconds`` for one generation.
+_SECONDS_MARKER = re.compile(r"\[\[emulator:seconds=(\d+(?:\.\d+)?)\]\]")
+_ALPHABET = string.ascii_lowercase + string.digits
+DEFAULT_FAILURE_MESSAGE = "An error occurred while generating the gamma."
+
+GenerationStatus = Literal["pending", "completed", "failed"]
+
+
+def _random_id(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+@dataclass
+class EmulatorConfig:
+    """Settings of one emulator instance (see :class:`GammaEmulator` for their meaning)."""
+
+    api_key: str = "sk-gamma-test"
+    generation_seconds: float = 1.0
+    export_url_ttl: float = 7 * 24 * 3600.0
+    credits_per_card: int = 2
+    max_cards: int = 60
+    reject_unknown_fields: bool = True
+    burst_limit: int = 10_000
+    burst_window_seconds: float = 60.0
+    hourly_limit: int = 40_000
+    daily_limit: int = 200_000
+    rate_limit_retry_after: bool = True
+    export_padding_bytes: int = 0
+    record_requests: bool = True
+
+
+@dataclass
+class RecordedRequest:
+    """One request that reached an emulator host.
+
+    Attributes:
+        host: ``"api"`` or ``"export"``.
+        method: HTTP method, upper case.
+        path: URL path without the query string.
+        query: Query parameters (last value wins for repeated names).
+        headers: Request headers with lower-cased names.
+        json: Parsed JSON body, or ``None`` if the body was empty or not JSON.
+        body: The raw request body.
+        status: Response status sent; ``None`` if the connection was dropped (or not answered yet).
+        request_id: The ``x-request-id`` sent back (API host only).
+        time: Wall-clock time (``time.time()``) the request arrived.
+        fault: The fault rule applied to this request, if any.
+    """
+
+    host: str
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+    body: bytes = b""
+    status: int | None = None
+    request_id: str | None = None
+    time: float = field(default_factory=time.time)
+    fault: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (``body`` as text), used by the control API."""
+        data = dataclasses.asdict(self)
+        data["body"] = self.body.decode("utf-8", errors="replace")
+        return data
+
+
+@dataclass
+class GenerationState:
+    """State of one generation job.
+
+    Attributes:
+        generation_id: The id returned by the POST.
+        kind: ``"generate"`` (``POST /v1.0/generations``) or ``"template"`` (``from-template``).
+        status: ``"pending"``, ``"completed"`` or ``"failed"``.
+        input: The ``inputText`` (or the template ``prompt``).
+        request: The full JSON body that was posted.
+        format: Output format (``presentation`` for template generations).
+        export_as: ``pdf``, ``pptx``, ``png`` or ``None``.
+        dimensions: Card dimensions used for the export.
+        num_cards: Number of cards the gamma gets.
+        title: Deck title (shown in the export files).
+        gamma_id: File id (``g_...``) of the gamma; reported once completed.
+        gamma_url: ``https://gamma.app/docs/...`` URL; reported once completed.
+        created_at: Wall-clock creation time (``time.time()``).
+        ready_at: Monotonic time (``time.monotonic()``) at which the job finishes.
+        cost: Credits the job deducts when it completes.
+        credits_deducted: Credits actually deducted (set when finished).
+        error: ``{"message", "statusCode"}`` when failed.
+        warnings: The ``warnings`` string returned by the POST, if any.
+        template_gamma_id: Template ``gammaId`` for template generations.
+        archived: Whether the gamma was archived.
+        deleted: Whether the gamma was deleted.
+    """
+
+    generation_id: str
+    kind: Literal["generate", "template"]
+    status: GenerationStatus
+    input: str
+    request: dict[str, Any]
+    format: str
+    export_as: str | None
+    dimensions: str
+    num_cards: int
+    title: str
+    gamma_id: str
+    gamma_url: str
+    created_at: float
+    ready_at: float
+    cost: int
+    credits_deducted: int | None = None
+    error: dict[str, Any] | None = None
+    warnings: str | None = None
+    template_gamma_id: str | None = None
+    archived: bool = False
+    deleted: bool = False
+    planned_failure: tuple[str, int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, used by the control API."""
+        data = dataclasses.asdict(self)
+        data.pop("planned_failure")
+        data["request"] = copy.deepcopy(self.request)
+        return data
+
+
+class InsufficientCreditsError(Exception):
+    """Raised by :meth:`EmulatorState.create_generation` when credits do not cover the job."""
+
+
+def _title_from(text: str) -> str:
+    for line in text.splitlines():
+        cleaned = _SECONDS_MARKER.sub("", line.replace(FAIL_MARKER, "")).strip().lstrip("#").strip()
+        if cleaned:
+            return cleaned[:80]
+    return "Untitled"
+
+
+def _slug(title: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", title)[:8]
+    return "-".join(words) or "Untitled"
+
+
+class EmulatorState:
+    """All mutable emulator state, guarded by one lock.
+
+    Args:
+        config: The emulator settings (read live, so changes apply to new generations).
+        credits: Starting credit balance.
+        export_base_url: Base URL of the export host (for signed URLs); set once servers run.
+    """
+
+    def __init__(self, config: EmulatorConfig, credits: int, export_base_url: str = "") -> None:
+        self.config = config
+        self.export_base_url = export_base_url
+        self._lock = threading.RLock()
+        self._secret = secrets.token_bytes(32)
+        self._credits = credits
+        self._generations: dict[str, GenerationState] = {}
+        self._by_gamma: dict[str, GenerationState] = {}
+        self._due: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._fail_next: deque[tuple[str, int]] = deque()
+        self._export_cache: dict[str, bytes] = {}
+        self._requests: list[RecordedRequest] = []
+        self._export_requests: list[RecordedRequest] = []
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    # ------------------------------------------------------------------------------- requests
+
+    def record(self, request: RecordedRequest) -> None:
+        """Store a request (counted even when ``record_requests`` is off)."""
+        with self._lock:
+            if request.host == "api":
+                self._counts[(request.method, request.path)] += 1
+            if not self.config.record_requests:
+                return
+            (self._requests if request.host == "api" else self._export_requests).append(request)
+
+    def requests(self, host: str = "api") -> list[RecordedRequest]:
+        """Recorded requests for ``host``, oldest first (a copy of the list)."""
+        with self._lock:
+            return list(self._requests if host == "api" else self._export_requests)
+
+    def count(self, method: str, path: str) -> int:
+        """Number of API requests with ``method`` that reached exactly ``path``."""
+        with self._lock:
+            return self._counts[(method.upper(), path)]
+
+    # -------------------------------------------------------------------------------- credits
+
+    @property
+    def credits(self) -> int:
+        """Remaining credit balance (after settling finished jobs)."""
+        with self._lock:
+            self.settle()
+            return self._credits
+
+    @credits.setter
+    def credits(self, value: int) -> None:
+        with self._lock:
+            self.settle()
+            self._credits = int(value)
+
+    # ---------------------------------------------------------------------------- generations
+
+    def fail_next(self, message: str, status_code: int, count: int) -> None:
+        """Make the next ``count`` created generations fail with ``message``."""
+        with self._lock:
+            self._fail_next.extend([(message, status_code)] * count)
+
+    def create_generation(
+        self,
+        *,
+        kind: Literal["generate", "template"],
+        body: dict[str, Any],
+        text: str,
+        fmt: str,
+        dimensions: str,
+        num_cards: int,
+        warnings: list[str],
+        template_gamma_id: str | None = None,
+    ) -> GenerationState:
+        """Start a job; raises :class:`InsufficientCreditsError` when credits cannot cover it."""
+        cost = num_cards * self.config.credits_per_card
+        now = time.monotonic()
+        seconds = self.config.generation_seconds
+        marker = _SECONDS_MARKER.search(text)
+        if marker:
+            seconds = float(marker.group(1))
+        with self._lock:
+            self.settle(now)
+            if self._credits < cost:
+                raise InsufficientCreditsError
+            planned: tuple[str, int] | None = None
+            if self._fail_next:
+                planned = self._fail_next.popleft()
+            elif FAIL_MARKER in text:
+                planned = (DEFAULT_FAILURE_MESSAGE, 500)
+            title = body.get("title") or _title_from(text)
+            gamma_id = "g_" + _random_id(15)
+            generation = GenerationState(
+                generation_id=_random_id(20),
+                kind=kind,
+                status="pending",
+                input=text,
+                request=copy.deepcopy(body),
+                format=fmt,
+                export_as=body.get("exportAs"),
+                dimensions=dimensions,
+                num_cards=num_cards,
+                title=title,
+                gamma_id=gamma_id,
+                gamma_url=f"https://gamma.app/docs/{_slug(title)}-{gamma_id[2:]}",
+                created_at=time.time(),
+                ready_at=now + seconds,
+                cost=cost,
+                warnings=" ".join(warnings) or None,
+                template_gamma_id=template_gamma_id,
+                planned_failure=planned,
+            )
+            self._generations[generation.generation_id] = generation
+            self._by_gamma[gamma_id] = generation
+            self._seq += 1
+            heapq.heappush(self._due, (generation.ready_at, self._seq, generation.generation_id))
+            return generation
+
+    def _finish(self, generation: GenerationState) -> None:
+        if generation.planned_failure is not None:
+            message, status_code = generation.planned_failure
+            generation.status = "failed"
+            generation.error = {"message": message, "statusCode": status_code}
+            generation.credits_deducted = 0
+        else:
+            generation.status = "completed"
+            generation.credits_deducted = generation.cost
+            self._credits = max(0, self._credits - generation.cost)
+
+    def settle(self, now: float | None = None) -> None:
+        """Finish every pending job whose time has come (amortised O(log n))."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            due = self._due
+            while due and due[0][0] <= now:
+                _, _, generation_id = heapq.heappop(due)
+                generation = self._generations.get(generation_id)
+                if generation is not None and generation.status == "pending" and generation.ready_at <= now:
+                    self._finish(generation)
+
+    def get(self, generation_id: str) -> GenerationState | None:
+        """The live state of one generation (settled first), or ``None``."""
+        with self._lock:
+            self.settle()
+            return self._generations.get(generation_id)
+
+    def snapshot(self) -> dict[str, GenerationState]:
+        """Copies of all generations, keyed by id."""
+        with self._lock:
+            self.settle()
+            return {
+                key: dataclasses.replace(g, request=copy.deepcopy(g.request))
+                for key, g in self._generations.items()
+            }
+
+    def finish_now(self, generation_id: str, failure: tuple[str, int] | None = None) -> None:
+        """Finish a pending job at once, successfully or (with ``failure``) as failed."""
+        with self._lock:
+            self.settle()
+            generation = self._generations.get(generation_id)
+            if generation is None:
+                raise KeyError(generation_id)
+            if generation.status != "pending":
+                raise ValueError(f"generation {generation_id} is already {generation.status}")
+            if failure is not None:
+                generation.planned_failure = failure
+            generation.ready_at = time.monotonic()
+            self._finish(generation)
+
+    def plan_failure(self, generation_id: str, failure: tuple[str, int]) -> None:
+        """Make a pending job fail when its time comes."""
+        with self._lock:
+            self.settle()
+            generation = self._generations.get(generation_id)
+            if generation is None:
+                raise KeyError(generation_id)
+            if generation.status != "pending":
+                raise ValueError(f"generation {generation_id} is already {generation.status}")
+            generation.planned_failure = failure
+
+    # --------------------------------------------------------------------------------- gammas
+
+    def gamma(self, gamma_id: str) -> GenerationState | None:
+        """The generation that produced a visible gamma (completed, not deleted), or ``None``."""
+        with self._lock:
+            self.settle()
+            generation = self._by_gamma.get(gamma_id)
+            if generation is None or generation.status != "completed":
+                return None
+            return generation
+
+    def made_gamma(self, gamma_id: str) -> bool:
+        """Whether a generation of this emulator was assigned ``gamma_id`` (in any state)."""
+        with self._lock:
+            return gamma_id in self._by_gamma
+
+    def archive(self, gamma_id: str) -> bool:
+        """Archive a gamma; ``False`` if it does not exist (or was deleted)."""
+        with self._lock:
+            generation = self.gamma(gamma_id)
+            if generation is None or generation.deleted:
+                return False
+            generation.archived = True
+            return True
+
+    def delete(self, gamma_id: str) -> Literal["deleted", "gone", "unknown"]:
+        """Delete a gamma: ``"deleted"``, ``"gone"`` (already deleted) or ``"unknown"``."""
+        with self._lock:
+            generation = self.gamma(gamma_id)
+            if generation is None:
+                return "unknown"
+            if generation.deleted:
+                return "gone"
+            generation.archived = True
+            generation.deleted = True
+            return "deleted"
+
+    # -------------------------------------------------------------------------------- exports
+
+    def _signature(self, name: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{name}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def export_url(self, generation: GenerationState, ttl: float | None = None) -> str | None:
+        """Mint a fresh signed export URL (``None`` when the job has no ``exportAs``)."""
+        if generation.export_as is None:
+            return None
+        ttl = self.config.export_url_ttl if ttl is None else ttl
+        expires = int(time.time() + ttl)
+        name = f"{generation.gamma_id}.{FILE_EXTENSIONS[generation.export_as]}"
+        query = urlencode({"expires": expires, "signature": self._signature(name, expires)})
+        return f"{self.export_base_url}/export/{name}?{query}"
+
+    def check_signature(self, name: str, expires: str | None, signature: str | None) -> str | None:
+        """Return ``None`` if the signed URL is valid, otherwise the reason it is not."""
+        if not expires or not signature:
+            return "Query-string authentication requires the signature and expires parameters"
+        try:
+            expires_at = int(expires)
+        except ValueError:
+            return "Invalid expires parameter"
+        if not hmac.compare_digest(self._signature(name, expires_at), signature):
+            return "The request signature we calculated does not match the signature you provided."
+        if time.time() > expires_at:
+            return "Request has expired"
+        return None
+
+    def export_bytes(self, generation: GenerationState) -> bytes:
+        """The (cached, deterministic) export file of a generation, without padding."""
+        if generation.export_as is None:
+            raise ValueError(f"generation {generation.generation_id} was created without exportAs")
+        with self._lock:
+            cached = self._export_cache.get(generation.generation_id)
+        if cached is None:
+            cached = build_export(
+                generation.export_as, generation.title, generation.num_cards, generation.dimensions
+            )
+            with self._lock:
+                self._export_cache[generation.generation_id] = cached
+        return cached
+
+    # ---------------------------------------------------------------------------------- reset
+
+    def reset(self) -> None:
+        """Forget generations, gammas and recorded requests (credits are kept)."""
+        with self._lock:
+            self._generations.clear()
+            self._by_gamma.clear()
+            self._due.clear()
+            self._fail_next.clear()
+            self._export_cache.clear()
+            self._requests.clear()
+            self._export_requests.clear()
+            self._counts.clear()

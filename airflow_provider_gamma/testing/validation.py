@@ -1,0 +1,481 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""Request-body validation for the emulator's generation endpoints, modelled on Gamma's
+``Input validation errors: 1. ... 2. ...`` answers and its documented warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "DEFAULT_DIMENSIONS",
+    "VALID_DIMENSIONS",
+    "Validation",
+    "validate_generation",
+    "validate_template_generation",
+]
+
+TEXT_MODES: Final = ("generate", "condense", "preserve")
+FORMATS: Final = ("presentation", "document", "social", "webpage")
+CARD_SPLITS: Final = ("auto", "inputTextBreaks")
+EXPORT_AS: Final = ("pdf", "pptx", "png")
+TEXT_AMOUNTS: Final = ("brief", "medium", "detailed", "extensive")
+LANGUAGES: Final = [
+    "en",
+    "en-gb",
+    "en-in",
+    "es",
+    "es-es",
+    "es-mx",
+    "es-419",
+    "ca",
+    "fr",
+    "zh-cn",
+    "zh-tw",
+    "ko",
+    "ja",
+    "ja-da",
+    "pt-br",
+    "pt-pt",
+    "de",
+    "it",
+    "ru",
+    "pl",
+    "uk",
+    "ro",
+    "hu",
+    "cs",
+    "el",
+    "tr",
+    "ar",
+    "ar-sa",
+    "he",
+    "fa",
+    "nl",
+    "sv",
+    "da",
+    "nb",
+    "fi",
+    "id",
+    "vi",
+    "hi",
+    "gu",
+    "mr",
+    "te",
+    "bn",
+    "ta",
+    "ur",
+    "kn",
+    "ml",
+    "th",
+    "sr",
+    "hr",
+    "sq",
+    "bg",
+    "sl",
+    "bs",
+    "mk",
+    "sw",
+    "ha",
+    "yo",
+    "tl",
+    "ms",
+    "kk",
+    "uz",
+    "af",
+    "lv",
+    "lt",
+    "et",
+    "is",
+    "cy",
+]
+IMAGE_SOURCES: Final = (
+    "aiGenerated",
+    "pictographic",
+    "pexels",
+    "giphy",
+    "webAllImages",
+    "webFreeToUse",
+    "webFreeToUseCommercially",
+    "themeAccent",
+    "placeholder",
+    "noImages",
+)
+IMAGE_MODELS: Final = [
+    "dall-e-3",
+    "imagen-3-flash",
+    "imagen-3-pro",
+    "imagen-4-pro",
+    "imagen-4-ultra",
+    "ideogram-v3",
+    "ideogram-v3-turbo",
+    "ideogram-v3-quality",
+    "flux-1-pro",
+    "flux-1-quick",
+    "flux-1-ultra",
+    "flux-kontext-pro",
+    "flux-kontext-max",
+    "flux-kontext-fast",
+    "leonardo-phoenix",
+    "recraft-v3",
+    "recraft-v3-svg",
+    "recraft-v4",
+    "recraft-v4-svg",
+    "recraft-v4-pro",
+    "luma-photon-1",
+    "luma-photon-flash-1",
+    "gpt-image-1-medium",
+    "gpt-image-1-high",
+    "gpt-image-1-mini-low",
+    "gpt-image-1-mini-medium",
+    "gpt-image-1-mini-high",
+    "gpt-image-2-mini",
+    "gpt-image-2",
+    "gpt-image-2-hd",
+    "gemini-2.5-flash-image",
+    "veo-3.1-fast",
+    "veo-3.1",
+    "luma-ray-2-flash",
+    "luma-ray-2",
+    "leonardo-motion-2-fast",
+    "leonardo-motion-2",
+    "gemini-3-pro-image",
+    "gemini-3-pro-image-hd",
+    "gemini-3.1-flash-image-mini",
+    "gemini-3.1-flash-image",
+    "gemini-3.1-flash-image-hd",
+    "flux-2-pro",
+    "flux-2-flex",
+    "flux-2-max",
+    "flux-2-klein",
+]
+STYLE_PRESETS: Final = ("photorealistic", "illustration", "abstract", "3D", "lineArt", "custom")
+DIMENSIONS: Final = ("fluid", "16x9", "4x3", "pageless", "letter", "a4", "1x1", "4x5", "9x16")
+WORKSPACE_ACCESS: Final = ("noAccess", "view", "comment", "edit", "fullAccess")
+EXTERNAL_ACCESS: Final = ("noAccess", "view", "comment", "edit")
+EMAIL_ACCESS: Final = ("view", "comment", "edit", "fullAccess")
+HF_POSITIONS: Final = ("topLeft", "topCenter", "topRight", "bottomLeft", "bottomCenter", "bottomRight")
+HF_TYPES: Final = ("text", "image", "cardNumber")
+HF_IMAGE_SOURCES: Final = ("themeLogo", "custom")
+HF_SIZES: Final = ("sm", "md", "lg", "xl")
+
+#: Valid ``cardOptions.dimensions`` per ``format``.
+VALID_DIMENSIONS: Final[dict[str, tuple[str, ...]]] = {
+    "presentation": ("fluid", "16x9", "4x3"),
+    "document": ("fluid", "pageless", "letter", "a4"),
+    "social": ("1x1", "4x5", "9x16"),
+    "webpage": ("fluid",),
+}
+#: Default ``cardOptions.dimensions`` per ``format``.
+DEFAULT_DIMENSIONS: Final[dict[str, str]] = {
+    "presentation": "fluid",
+    "document": "fluid",
+    "social": "4x5",
+    "webpage": "fluid",
+}
+
+MAX_INPUT_CHARS: Final = 400_000
+
+
+@dataclass
+class Validation:
+    """Result of validating a request body.
+
+    Attributes:
+        errors: Validation error messages (empty when the body is valid).
+        warnings: Gamma-style warnings (the job still runs).
+        dimensions: The card dimensions that will actually be used.
+    """
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dimensions: str = "fluid"
+
+    @property
+    def message(self) -> str:
+        """Gamma's 400 message: ``Input validation errors: 1. ... 2. ...``."""
+        return "Input validation errors: " + " ".join(f"{i}. {e}" for i, e in enumerate(self.errors, start=1))
+
+
+class _Checker:
+    def __init__(self, reject_unknown: bool) -> None:
+        self.errors: list[str] = []
+        self.reject_unknown = reject_unknown
+
+    def unknown(self, obj: dict[str, Any], allowed: tuple[str, ...] | set[str], prefix: str = "") -> None:
+        if self.reject_unknown:
+            for key in obj:
+                if key not in allowed:
+                    self.errors.append(f"property {prefix}{key} should not exist")
+
+    def string(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        name: str,
+        *,
+        required: bool = False,
+        min_len: int = 0,
+        max_len: int | None = None,
+    ) -> str | None:
+        if key not in obj or obj[key] is None:
+            if required:
+                self.errors.append(f"{name} should not be empty")
+            return None
+        value = obj[key]
+        if not isinstance(value, str):
+            self.errors.append(f"{name} must be a string")
+            return None
+        if len(value) < min_len:
+            self.errors.append(
+                f"{name} should not be empty"
+                if min_len == 1
+                else f"{name} must be longer than or equal to {min_len} characters"
+            )
+        elif max_len is not None and len(value) > max_len:
+            self.errors.append(f"{name} must be shorter than or equal to {max_len} characters")
+        return value
+
+    def enum(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        name: str,
+        values: tuple[str, ...] | list[str],
+        *,
+        required: bool = False,
+    ) -> str | None:
+        if key not in obj or obj[key] is None:
+            if required:
+                self.errors.append(f"{name} must be one of: {', '.join(values)}")
+            return None
+        value = obj[key]
+        if not isinstance(value, str) or value not in values:
+            self.errors.append(f"{name} must be one of: {', '.join(values)}")
+            return None
+        return value
+
+    def obj(self, obj: dict[str, Any], key: str, name: str) -> dict[str, Any] | None:
+        if key not in obj or obj[key] is None:
+            return None
+        value = obj[key]
+        if not isinstance(value, dict):
+            self.errors.append(f"{name} must be an object")
+            return None
+        return value
+
+    def boolean(self, obj: dict[str, Any], key: str, name: str) -> None:
+        if key in obj and obj[key] is not None and not isinstance(obj[key], bool):
+            self.errors.append(f"{name} must be a boolean value")
+
+    def string_list(
+        self, obj: dict[str, Any], key: str, name: str, *, max_items: int | None = None, min_items: int = 0
+    ) -> list[str] | None:
+        if key not in obj or obj[key] is None:
+            return None
+        value = obj[key]
+        if not isinstance(value, list):
+            self.errors.append(f"{name} must be an array")
+            return None
+        if not all(isinstance(item, str) for item in value):
+            self.errors.append(f"each value in {name} must be a string")
+        if len(value) < min_items:
+            self.errors.append(f"{name} must contain at least {min_items} elements")
+        if max_items is not None and len(value) > max_items:
+            self.errors.append(f"{name} must contain no more than {max_items} elements")
+        return value
+
+    # --------------------------------------------------------------------------- shared sub-objects
+
+    def sharing_options(self, body: dict[str, Any]) -> None:
+        sharing = self.obj(body, "sharingOptions", "sharingOptions")
+        if sharing is None:
+            return
+        self.unknown(
+            sharing,
+            ("workspaceAccess", "externalAccess", "emailOptions", "enableSearchEngineIndexing"),
+            "sharingOptions.",
+        )
+        self.enum(sharing, "workspaceAccess", "sharingOptions.workspaceAccess", WORKSPACE_ACCESS)
+        self.enum(sharing, "externalAccess", "sharingOptions.externalAccess", EXTERNAL_ACCESS)
+        self.boolean(sharing, "enableSearchEngineIndexing", "sharingOptions.enableSearchEngineIndexing")
+        email = self.obj(sharing, "emailOptions", "sharingOptions.emailOptions")
+        if email is not None:
+            self.unknown(email, ("recipients", "access"), "sharingOptions.emailOptions.")
+            name = "sharingOptions.emailOptions.recipients"
+            if email.get("recipients") is None:
+                self.errors.append(f"{name} should not be empty")
+            recipients = self.string_list(email, "recipients", name, min_items=1)
+            if recipients and any(isinstance(r, str) and "@" not in r for r in recipients):
+                self.errors.append(f"each value in {name} must be an email")
+            self.enum(email, "access", "sharingOptions.emailOptions.access", EMAIL_ACCESS)
+
+    def folder_ids(self, body: dict[str, Any]) -> None:
+        self.string_list(body, "folderIds", "folderIds", max_items=10)
+        self.string(body, "folderId", "folderId", min_len=1)
+
+    def header_footer(self, hf: dict[str, Any]) -> None:
+        self.unknown(
+            hf, (*HF_POSITIONS, "hideFromFirstCard", "hideFromLastCard"), "cardOptions.headerFooter."
+        )
+        self.boolean(hf, "hideFromFirstCard", "cardOptions.headerFooter.hideFromFirstCard")
+        self.boolean(hf, "hideFromLastCard", "cardOptions.headerFooter.hideFromLastCard")
+        for position in HF_POSITIONS:
+            prefix = f"cardOptions.headerFooter.{position}"
+            element = self.obj(hf, position, prefix)
+            if element is None:
+                continue
+            self.unknown(element, ("type", "value", "source", "src", "size"), prefix + ".")
+            kind = self.enum(element, "type", f"{prefix}.type", HF_TYPES, required=True)
+            if kind == "text":
+                self.string(element, "value", f"{prefix}.value", required=True, min_len=1, max_len=500)
+            elif kind == "image":
+                source = self.enum(element, "source", f"{prefix}.source", HF_IMAGE_SOURCES, required=True)
+                if source == "custom":
+                    src = self.string(element, "src", f"{prefix}.src", required=True, min_len=1, max_len=2048)
+                    if src and not src.startswith(("https://", "http://")):
+                        self.errors.append(f"{prefix}.src must be a URL address")
+                self.enum(element, "size", f"{prefix}.size", HF_SIZES)
+
+
+_GENERATION_FIELDS: Final = (
+    "inputText",
+    "textMode",
+    "format",
+    "themeId",
+    "numCards",
+    "cardSplit",
+    "additionalInstructions",
+    "folderIds",
+    "folderId",
+    "exportAs",
+    "textOptions",
+    "imageOptions",
+    "cardOptions",
+    "sharingOptions",
+    "title",
+)
+_TEMPLATE_FIELDS: Final = (
+    "gammaId",
+    "prompt",
+    "themeId",
+    "folderIds",
+    "folderId",
+    "exportAs",
+    "imageOptions",
+    "sharingOptions",
+    "title",
+)
+
+
+def _not_an_object(body: Any) -> Validation | None:
+    if isinstance(body, dict):
+        return None
+    return Validation(errors=["request body must be a JSON object"])
+
+
+def validate_generation(body: Any, *, max_cards: int = 60, reject_unknown: bool = True) -> Validation:
+    """Validate a ``POST /v1.0/generations`` body.
+
+    Args:
+        body: The parsed JSON body.
+        max_cards: Largest allowed ``numCards`` (60 on Pro/Teams/Business, 75 on Ultra).
+        reject_unknown: Report properties that are not in Gamma's schema
+            (``property foo should not exist``), like Gamma's NestJS validation pipe.
+    """
+    bad = _not_an_object(body)
+    if bad is not None:
+        return bad
+    check = _Checker(reject_unknown)
+    check.unknown(body, _GENERATION_FIELDS)
+    check.string(body, "inputText", "inputText", required=True, min_len=1, max_len=MAX_INPUT_CHARS)
+    text_mode = check.enum(body, "textMode", "textMode", TEXT_MODES, required=True)
+    fmt = check.enum(body, "format", "format", FORMATS) or "presentation"
+    check.string(body, "themeId", "themeId", min_len=1)
+    check.string(body, "title", "title", min_len=1, max_len=500)
+    if body.get("numCards") is not None:
+        num = body["numCards"]
+        if isinstance(num, bool) or not isinstance(num, int | float):
+            check.errors.append("numCards must be a number conforming to the specified constraints")
+        elif num != int(num):
+            check.errors.append("numCards must be an integer number")
+        elif num < 1:
+            check.errors.append("numCards must not be less than 1")
+        elif num > max_cards:
+            check.errors.append(f"numCards must not be greater than {max_cards}")
+    check.enum(body, "cardSplit", "cardSplit", CARD_SPLITS)
+    check.string(body, "additionalInstructions", "additionalInstructions", max_len=5000)
+    check.folder_ids(body)
+    check.enum(body, "exportAs", "exportAs", EXPORT_AS)
+
+    warnings: list[str] = []
+    text_options = check.obj(body, "textOptions", "textOptions")
+    if text_options is not None:
+        check.unknown(text_options, ("amount", "tone", "audience", "language"), "textOptions.")
+        check.enum(text_options, "amount", "textOptions.amount", TEXT_AMOUNTS)
+        check.string(text_options, "tone", "textOptions.tone", max_len=500)
+        check.string(text_options, "audience", "textOptions.audience", max_len=500)
+        check.enum(text_options, "language", "textOptions.language", LANGUAGES)
+        if text_mode == "preserve" and any(
+            text_options.get(k) is not None for k in ("amount", "tone", "audience")
+        ):
+            warnings.append("textOptions.amount and textOptions.tone are ignored when textMode is preserve.")
+
+    image_options = check.obj(body, "imageOptions", "imageOptions")
+    if image_options is not None:
+        check.unknown(image_options, ("source", "model", "style", "stylePreset"), "imageOptions.")
+        source = check.enum(image_options, "source", "imageOptions.source", IMAGE_SOURCES) or "aiGenerated"
+        check.enum(image_options, "model", "imageOptions.model", IMAGE_MODELS)
+        check.string(image_options, "style", "imageOptions.style", max_len=5000)
+        preset = check.enum(image_options, "stylePreset", "imageOptions.stylePreset", STYLE_PRESETS)
+        has_model_or_style = image_options.get("model") is not None or image_options.get("style") is not None
+        if source != "aiGenerated" and has_model_or_style:
+            warnings.append(
+                "imageOptions.model and imageOptions.style are ignored when imageOptions.source is not aiGenerated."
+            )
+        elif preset not in (None, "custom") and image_options.get("style") is not None:
+            warnings.append(f"imageOptions.style is ignored when imageOptions.stylePreset is {preset}.")
+
+    dimensions = DEFAULT_DIMENSIONS[fmt]
+    card_options = check.obj(body, "cardOptions", "cardOptions")
+    if card_options is not None:
+        check.unknown(card_options, ("dimensions", "headerFooter"), "cardOptions.")
+        wanted = check.enum(card_options, "dimensions", "cardOptions.dimensions", DIMENSIONS)
+        if wanted is not None:
+            valid = VALID_DIMENSIONS[fmt]
+            if wanted in valid:
+                dimensions = wanted
+            else:
+                warnings.append(
+                    f"cardOptions.dimensions {wanted} is not valid for format {fmt}. Valid dimensions are: "
+                    f"[ {', '.join(sorted(valid))} ]. Using default: {DEFAULT_DIMENSIONS[fmt]}."
+                )
+        header_footer = check.obj(card_options, "headerFooter", "cardOptions.headerFooter")
+        if header_footer is not None:
+            check.header_footer(header_footer)
+
+    check.sharing_options(body)
+    return Validation(errors=check.errors, warnings=warnings, dimensions=dimensions)
+
+
+def validate_template_generation(body: Any, *, reject_unknown: bool = True) -> Validation:
+    """Validate a ``POST /v1.0/generations/from-template`` body (see :func:`validate_generation`)."""
+    bad = _not_an_object(body)
+    if bad is not None:
+        return bad
+    check = _Checker(reject_unknown)
+    check.unknown(body, _TEMPLATE_FIELDS)
+    check.string(body, "gammaId", "gammaId", required=True, min_len=1)
+    check.string(body, "prompt", "prompt", required=True, min_len=1, max_len=MAX_INPUT_CHARS)
+    check.string(body, "themeId", "themeId", min_len=1)
+    check.string(body, "title", "title", min_len=1, max_len=500)
+    check.folder_ids(body)
+    check.enum(body, "exportAs", "exportAs", EXPORT_AS)
+    image_options = check.obj(body, "imageOptions", "imageOptions")
+    if image_options is not None:
+        # ``source`` is not in the template schema, but Gamma's own guide sends it: accept it.
+        check.unknown(image_options, ("model", "style", "source"), "imageOptions.")
+        check.enum(image_options, "model", "imageOptions.model", IMAGE_MODELS)
+        check.string(image_options, "style", "imageOptions.style", max_len=5000)
+    check.sharing_options(body)
+    return Validation(errors=check.errors, dimensions="fluid")
