@@ -106,8 +106,12 @@ class GammaSubmissionUncertainError(GammaError, AirflowFailException):
     """
 
 
-class GammaGenerationFailedError(GammaError):
-    """The generation ended with ``status: failed``; ``generation_id`` names it."""
+class GammaGenerationFailedError(GammaError, AirflowFailException):
+    """The generation ended with ``status: failed``; ``generation_id`` names it.
+
+    Fails the task without retries, since a retry would pay for a new generation; operators raise a
+    retryable :class:`GammaError` instead when the user opted in with ``resubmit_failed=True``.
+    """
 
     def __init__(self, message: str, *, generation_id: str, http_status: int | None = None):
         self.generation_id = generation_id

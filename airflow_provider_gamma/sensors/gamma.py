@@ -1,0 +1,97 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""GammaGenerationSensor: waits for a generation that was started elsewhere."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from airflow_provider_gamma._compat import conf
+from airflow_provider_gamma.connection import DEFAULT_CONN_ID
+from airflow_provider_gamma.exceptions import GammaError
+from airflow_provider_gamma.hooks.gamma import GammaHook
+from airflow_provider_gamma.operators.gamma import generation_failure
+from airflow_provider_gamma.protocol import Generation
+from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES, GammaGenerationTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class GammaGenerationSensor(BaseSensorOperator):
+    """Wait until a Gamma generation completes and return it (Gamma's JSON) as the task's XCom.
+
+    Use it after ``GammaGenerateOperator(wait_for_completion=False)``, or for a generation started
+    outside Airflow. A failed generation fails the sensor with Gamma's message (or skips it with
+    ``soft_fail``). Works in ``poke``, ``reschedule`` and deferrable mode; the deferrable mode uses the
+    same trigger as the operator.
+
+    :param generation_id: the generation to wait for. Templated, e.g.
+        ``"{{ ti.xcom_pull('generate', key='generation_id') }}"``.
+    :param gamma_conn_id: the ``gamma`` connection.
+    :param deferrable: wait in the triggerer. Default: ``[operators] default_deferrable``.
+    """
+
+    template_fields: Sequence[str] = ("generation_id", "gamma_conn_id")
+
+    def __init__(
+        self,
+        *,
+        generation_id: str,
+        gamma_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float | timedelta = 5.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.generation_id = generation_id
+        self.gamma_conn_id = gamma_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> GammaHook:
+        return GammaHook(self.gamma_conn_id)
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        generation = self.hook.get_generation(self.generation_id)
+        self.log.info("Gamma generation %s is %s", self.generation_id, generation["status"])
+        if generation["status"] == "failed":
+            raise generation_failure(generation)
+        return PokeReturnValue(is_done=generation["status"] == "completed", xcom_value=generation)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        self.defer(
+            trigger=GammaGenerationTrigger(
+                generation_id=self.generation_id,
+                gamma_conn_id=self.gamma_conn_id,
+                poll_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
+                first_poll_delay=self.poke_interval,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + self.poke_interval + 120),
+        )
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Generation:
+        """Resume after the trigger fired; ``soft_fail`` turns a failure into a skip."""
+        if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
+            raise GammaError(f"Unexpected event from GammaGenerationTrigger: {event!r}")
+        generation: Generation | None = event.get("generation")
+        if event["status"] == "success" and generation is not None:
+            return generation
+        if event["status"] == "failed" and generation is not None:
+            raise generation_failure(generation)
+        if event["status"] == "timeout":
+            raise AirflowSensorTimeout(event["message"])
+        raise GammaError(f"Watching generation {self.generation_id} failed: {event['message']}")
