@@ -1,0 +1,56 @@
+# airflow-provider-gamma: `make test` and `make demo` work from a fresh clone with only python3 present.
+SHELL := /bin/bash
+PYTHON ?= python3
+AIRFLOW_NEWEST ?= 3.3.2
+AIRFLOW_OLDEST ?= 3.1.8
+export UV_COMPILE_BYTECODE := 1
+export UV_LINK_MODE := copy
+
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+VENV := .venv
+VENV_OLDEST := .venv-oldest
+
+.PHONY: test test-newest test-oldest lint demo bench constraints clean
+
+test: lint test-newest test-oldest ## everything CI runs: ruff, mypy, the suite on the newest and oldest Airflow
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q uv
+
+$(VENV)/.installed: constraints/airflow-newest.txt pyproject.toml | $(UV)
+	$(UV) venv -q --allow-existing -p 3.11 $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -r $< -e . --group dev
+	touch $@
+
+$(VENV_OLDEST)/.installed: constraints/airflow-oldest.txt pyproject.toml | $(UV)
+	$(UV) venv -q --allow-existing -p 3.11 $(VENV_OLDEST)
+	VIRTUAL_ENV=$(VENV_OLDEST) $(UV) pip install -q -r $< -e . --group dev
+	touch $@
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test-newest: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-oldest: $(VENV_OLDEST)/.installed
+	$(VENV_OLDEST)/bin/python -m pytest $(PYTEST_ARGS)
+
+demo: $(VENV)/.installed ## the weekly-deck DAG against the bundled emulator; the deck lands in ./demo-output/
+	$(VENV)/bin/python scripts/demo.py
+
+bench: $(VENV)/.installed ## full-size benchmarks; results in benchmarks/results/ and README "Performance"
+	$(VENV)/bin/python benchmarks/run_all.py
+
+constraints: | $(UV) ## re-lock both dependency sets
+	$(UV) pip compile -q pyproject.toml --group dev --python-version 3.11 --upgrade \
+		--constraint <(echo apache-airflow==$(AIRFLOW_NEWEST)) -o constraints/airflow-newest.txt
+	$(UV) pip compile -q pyproject.toml --group dev --python-version 3.11 --upgrade \
+		--constraint <(echo apache-airflow==$(AIRFLOW_OLDEST)) -o constraints/airflow-oldest.txt
+
+clean:
+	rm -rf $(VENV) $(VENV_OLDEST) $(TOOLS) demo-output .pytest_cache .mypy_cache .ruff_cache
