@@ -58,6 +58,17 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on the loop (e.g. idle keep-alive handlers) and close it quietly."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
 class GammaEmulator:
     """An emulator of the Gamma public API (v1.0), serving real HTTP on two loopback ports.
 
@@ -196,7 +207,7 @@ class GammaEmulator:
             try:
                 loop.run_forever()
             finally:
-                loop.close()
+                _drain(loop)
 
         self._loop = loop
         self._thread = threading.Thread(target=run, name="gamma-emulator", daemon=True)

@@ -529,9 +529,10 @@ class EmulatorCore:
         if range_header:
             parsed = self._parse_range(range_header, total)
             if parsed is None:
-                headers["Content-Range"] = f"bytes */{total}"
+                problem_headers = {"Content-Range": f"bytes */{total}"}
                 return self._finish(
-                    record, _s3_error(416, "InvalidRange", "The requested range is not satisfiable", headers)
+                    record,
+                    _s3_error(416, "InvalidRange", "The requested range is not satisfiable", problem_headers),
                 )
             start, end = parsed
             status = 206
