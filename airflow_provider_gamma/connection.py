@@ -14,27 +14,10 @@ from urllib.parse import urlsplit
 
 from airflow_provider_gamma import __version__
 from airflow_provider_gamma.exceptions import GammaConfigurationError
-from airflow_provider_gamma.protocol import DEFAULT_BASE_URL
+from airflow_provider_gamma.get_provider_info import CONN_TYPE, DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 
-CONN_TYPE = "gamma"
 DEFAULT_CONN_ID = "gamma_default"
-DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"airflow-provider-gamma/{__version__}"
-
-#: The connection form, declared once: provider info serves it to Airflow >= 3.2 and the hook's
-#: ``get_ui_field_behaviour`` to Airflow 3.1.
-UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "login"],
-    "relabeling": {"password": "API Key", "host": "Base URL"},
-    "placeholders": {"password": "sk-gamma-...", "host": DEFAULT_BASE_URL},
-}
-CONN_FIELDS: dict[str, Any] = {
-    "timeout": {
-        "label": "Request timeout (seconds)",
-        "description": "Seconds to wait for each answer from the Gamma API before retrying or failing.",
-        "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT, "minimum": 1},
-    },
-}
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
+# Airflow imports this module while it loads its own configuration: it must not import Airflow.
 from airflow_provider_gamma import __version__
-from airflow_provider_gamma.connection import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
 
 _INTEGRATION = "Gamma"
+CONN_TYPE = "gamma"
+DEFAULT_BASE_URL = "https://public-api.gamma.app"
+DEFAULT_TIMEOUT = 30.0
+
+#: The connection form, declared once: provider info serves it to Airflow >= 3.2 and the hook's
+#: ``get_ui_field_behaviour`` to Airflow 3.1.
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login"],
+    "relabeling": {"password": "API Key", "host": "Base URL"},
+    "placeholders": {"password": "sk-gamma-...", "host": DEFAULT_BASE_URL},
+}
+CONN_FIELDS: dict[str, Any] = {
+    "timeout": {
+        "label": "Request timeout (seconds)",
+        "description": "Seconds to wait for each answer from the Gamma API before retrying or failing.",
+        "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT, "minimum": 1},
+    },
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -26,7 +44,9 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_gamma.hooks.gamma"]}],
+        "hooks": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_gamma.hooks.gamma"]}
+        ],
         "operators": [
             {
                 "integration-name": _INTEGRATION,

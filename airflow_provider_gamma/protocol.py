@@ -33,7 +33,6 @@ from airflow_provider_gamma.exceptions import (
     GammaValidationError,
 )
 
-DEFAULT_BASE_URL = "https://public-api.gamma.app"
 API_PREFIX = "/v1.0"
 #: Gamma's documented page size ceiling for the list endpoints.
 MAX_PAGE_SIZE = 50

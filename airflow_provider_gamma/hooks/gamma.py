@@ -20,9 +20,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_gamma import parameters, protocol
 from airflow_provider_gamma.connection import (
-    CONN_TYPE,
     DEFAULT_CONN_ID,
-    UI_FIELD_BEHAVIOUR,
     USER_AGENT,
     GammaSettings,
     settings_from,
@@ -32,6 +30,7 @@ from airflow_provider_gamma.exceptions import (
     GammaGenerationTimeoutError,
     GammaTransportError,
 )
+from airflow_provider_gamma.get_provider_info import CONN_TYPE, UI_FIELD_BEHAVIOUR
 from airflow_provider_gamma.protocol import (
     ApiRequest,
     ApiResponse,
