@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -15,6 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -635,6 +637,32 @@ def test_pptx_export_is_real(client: Client, emu: GammaEmulator) -> None:
     assert all("Quarterly Review" in t for t in titles)
 
 
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_pptx_export_opens_in_libreoffice(client: Client, emu: GammaEmulator, tmp_path: Path) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    _, _, response = export(client, numCards=3, exportAs="pptx")
+    deck = tmp_path / "deck.pptx"
+    deck.write_bytes(response.content)
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(deck),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    reader = pypdf.PdfReader(tmp_path / "deck.pdf")
+    assert len(reader.pages) == 3
+    assert "Quarterly Review" in reader.pages[0].extract_text()
+
+
 def test_png_export_is_zip_of_pngs(client: Client, emu: GammaEmulator) -> None:
     generation_id, done, response = export(client, numCards=3, exportAs="png")
     assert urlsplit(done["exportUrl"]).path.endswith(".zip")
@@ -834,6 +862,10 @@ def test_truncate_fault_on_api_host(client: Client, emu: GammaEmulator) -> None:
     emu.add_fault(truncate_at=5, path_prefix="/v1.0/themes")
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         client.get("/v1.0/themes")
+    emu.add_fault(truncate_at=5, method="POST", created=True)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        client.post("/v1.0/generations", {"inputText": "x", "textMode": "generate"})
+    assert len(emu.generations) == 1  # created exactly once
 
 
 def test_invalid_fault_rules(emu: GammaEmulator) -> None:

@@ -154,12 +154,10 @@ class EmulatorCore:
             await asyncio.sleep(fault.delay)
         if fault.status is None and not fault.drop and fault.truncate_at is None:
             return self._finish(record, self._api_response(record))
-        if fault.created:
-            self._api_response(record)
+        real = self._api_response(record) if fault.created or fault.truncate_at is not None else None
         if fault.drop:
             return self._drop(request, record)
-        if fault.truncate_at is not None:
-            real = self._api_response(record)
+        if fault.truncate_at is not None and real is not None:
             return await self._truncated(request, record, real, fault.truncate_at)
         return self._finish(record, self._fault_response(record, fault))
 
@@ -550,12 +548,15 @@ class EmulatorCore:
         await response.prepare(request)
         record.status = status
         budget = length if truncate_at is None else min(length, truncate_at)
-        for piece in self._pieces(data, start, end):
-            if budget <= 0:
-                break
-            chunk = piece[:budget] if len(piece) > budget else piece
-            await response.write(chunk)
-            budget -= len(chunk)
+        try:
+            for piece in self._pieces(data, start, end):
+                if budget <= 0:
+                    break
+                chunk = piece[:budget] if len(piece) > budget else piece
+                await response.write(chunk)
+                budget -= len(chunk)
+        except ConnectionError:  # The client went away mid-download: nothing left to do.
+            return response
         if truncate_at is not None and truncate_at < length:
             if request.transport is not None:
                 request.transport.close()
