@@ -37,7 +37,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def airflow_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def airflow_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the ``airflow`` CLI of this venv with the test Airflow home; raises with its output on failure."""
     result = subprocess.run(
         [str(BIN / "airflow"), *args],
@@ -48,7 +50,9 @@ def airflow_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 
         check=False,
     )
     if result.returncode != 0:
-        raise AssertionError(f"airflow {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"airflow {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 

@@ -72,7 +72,9 @@ def test_extra_body_passes_new_fields_through_and_merges_deeply():
 
 def test_fast_changing_enums_pass_through_as_strings():
     body = generation_body(
-        input_text="x", image_options={"model": "some-model-from-next-month"}, text_options={"language": "tlh"}
+        input_text="x",
+        image_options={"model": "some-model-from-next-month"},
+        text_options={"language": "tlh"},
     )
     assert body["imageOptions"]["model"] == "some-model-from-next-month"
 
@@ -119,10 +121,22 @@ INVALID = [
     ({"image_options": {"source": "unsplash"}}, "image_options.source", "aiGenerated"),
     ({"image_options": {"style": "x" * 5001}}, "image_options.style", "5,000"),
     ({"card_options": {"dimensions": "16:9"}}, "card_options.dimensions", "16x9"),
-    ({"card_options": {"headerFooter": {"topLeft": {"value": "x"}}}}, "card_options.headerFooter.topLeft.type", "required"),
-    ({"card_options": {"headerFooter": {"middle": {"type": "text"}}}}, "card_options.headerFooter", "topLeft"),
+    (
+        {"card_options": {"headerFooter": {"topLeft": {"value": "x"}}}},
+        "card_options.headerFooter.topLeft.type",
+        "required",
+    ),
+    (
+        {"card_options": {"headerFooter": {"middle": {"type": "text"}}}},
+        "card_options.headerFooter",
+        "topLeft",
+    ),
     ({"card_options": {"headerFooter": {"hideFromFirstCard": "true"}}}, "hideFromFirstCard", "true or false"),
-    ({"sharing_options": {"externalAccess": "fullAccess"}}, "sharing_options.externalAccess", "noAccess, view"),
+    (
+        {"sharing_options": {"externalAccess": "fullAccess"}},
+        "sharing_options.externalAccess",
+        "noAccess, view",
+    ),
     ({"sharing_options": {"emailOptions": {"access": "view"}}}, "emailOptions.recipients", "required"),
     ({"sharing_options": {"emailOptions": {"recipients": []}}}, "emailOptions.recipients", "at least 1"),
     ({"extra_body": ["not", "a", "dict"]}, "extra_body", "dict"),
@@ -130,7 +144,9 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "field", "allowed"), INVALID, ids=[f"{i:02d}-{c[1]}" for i, c in enumerate(INVALID)])
+@pytest.mark.parametrize(
+    ("overrides", "field", "allowed"), INVALID, ids=[f"{i:02d}-{c[1]}" for i, c in enumerate(INVALID)]
+)
 def test_each_invalid_value_gets_one_clear_error_naming_field_and_allowed_values(overrides, field, allowed):
     kwargs = {"input_text": "Weekly numbers", **overrides}
     with pytest.raises(GammaParameterError) as caught:
@@ -141,8 +157,15 @@ def test_each_invalid_value_gets_one_clear_error_naming_field_and_allowed_values
 
 
 def test_template_body():
-    body = template_body(gamma_id="g_abc", prompt="Adapt for Acme", export_as="pdf", image_options={"style": "clean"})
-    assert body == {"gammaId": "g_abc", "prompt": "Adapt for Acme", "exportAs": "pdf", "imageOptions": {"style": "clean"}}
+    body = template_body(
+        gamma_id="g_abc", prompt="Adapt for Acme", export_as="pdf", image_options={"style": "clean"}
+    )
+    assert body == {
+        "gammaId": "g_abc",
+        "prompt": "Adapt for Acme",
+        "exportAs": "pdf",
+        "imageOptions": {"style": "clean"},
+    }
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,9 @@ def answer(status: int, body: object = None, **headers: str) -> ApiResponse:
 )
 def test_every_status_maps_to_its_exception_with_message_and_request_id(status, message, error_class):
     with pytest.raises(error_class) as caught:
-        protocol.parse_response(GET, answer(status, {"message": message, "statusCode": status}, x_request_id="rq-7"))
+        protocol.parse_response(
+            GET, answer(status, {"message": message, "statusCode": status}, x_request_id="rq-7")
+        )
     error = caught.value
     assert type(error) is error_class
     assert error.http_status == status
@@ -63,7 +65,9 @@ def test_every_status_maps_to_its_exception_with_message_and_request_id(status, 
 
 
 def test_permission_is_not_mistaken_for_credits_and_vice_versa():
-    credits = protocol.error_for(POST, answer(403, {"message": "Insufficient credits remaining", "statusCode": 403}))
+    credits = protocol.error_for(
+        POST, answer(403, {"message": "Insufficient credits remaining", "statusCode": 403})
+    )
     forbidden = protocol.error_for(POST, answer(403, {"message": "Feature not enabled for workspace"}))
     assert isinstance(credits, GammaInsufficientCreditsError)
     assert not isinstance(forbidden, GammaInsufficientCreditsError)
@@ -100,7 +104,9 @@ def test_generation_reader_rejects_missing_fields_and_unknown_status():
         protocol.read_generation(GET, {"status": "pending"})
     with pytest.raises(GammaProtocolError, match="unknown generation status"):
         protocol.read_generation(GET, {"generationId": "g", "status": "exploded"})
-    assert protocol.read_generation(GET, {"generationId": "g", "status": "completed"})["status"] == "completed"
+    assert (
+        protocol.read_generation(GET, {"generationId": "g", "status": "completed"})["status"] == "completed"
+    )
 
 
 def test_rate_limit_headers_are_read_case_insensitively():

@@ -1,0 +1,333 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""GammaHook, sync and async, over real HTTP against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from airflow_provider_gamma.exceptions import (
+    GammaAuthenticationError,
+    GammaConfigurationError,
+    GammaGenerationTimeoutError,
+    GammaInsufficientCreditsError,
+    GammaNotFoundError,
+    GammaPermissionError,
+    GammaRateLimitError,
+    GammaServerError,
+    GammaSubmissionUncertainError,
+    GammaTransportError,
+    GammaValidationError,
+)
+from airflow_provider_gamma.hooks.gamma import GammaHook
+from airflow_provider_gamma.protocol import RetryPolicy
+
+FAST = RetryPolicy(backoff=0.01, rate_limit_backoff=0.01, jitter=False)
+GENERATIONS = "/v1.0/generations"
+
+
+@pytest.fixture
+def hook(gamma_connection):
+    return GammaHook(retry_policy=FAST)
+
+
+def api_calls(emu, method, prefix):
+    return [r for r in emu.requests if r.method == method and r.path.startswith(prefix)]
+
+
+def test_generate_wait_and_download_round_trip(hook, gamma_connection):
+    emu = gamma_connection
+    generation_id = hook.create_generation("Weekly numbers", export_as="pdf", num_cards=3)
+    assert hook.get_generation(generation_id)["status"] == "pending"
+    done = hook.wait_for_generation(generation_id, poll_interval=0.05, timeout=10)
+    assert done["status"] == "completed"
+    assert done["gammaUrl"].startswith("https://gamma.app/docs/")
+    assert done["credits"]["deducted"] > 0
+    received = bytearray()
+    download = hook.download_export(done["exportUrl"], received.extend)
+    assert bytes(received) == emu.export_bytes(generation_id)
+    assert download.size == len(received)
+    assert download.content_type == "application/pdf"
+    post = api_calls(emu, "POST", GENERATIONS)
+    assert len(post) == 1
+    assert post[0].json == {
+        "inputText": "Weekly numbers",
+        "textMode": "generate",
+        "numCards": 3,
+        "exportAs": "pdf",
+    }
+    assert post[0].headers["x-api-key"] == emu.api_key
+    assert post[0].headers["user-agent"].startswith("airflow-provider-gamma/")
+
+
+def test_api_key_never_reaches_the_export_host(hook, gamma_connection):
+    emu = gamma_connection
+    generation_id = hook.create_generation("x", export_as="png", num_cards=2)
+    done = hook.wait_for_generation(generation_id, poll_interval=0.05, timeout=10)
+    hook.download_export(done["exportUrl"], lambda chunk: None)
+    assert emu.export_requests
+    for recorded in emu.export_requests:
+        assert "x-api-key" not in recorded.headers
+        assert "authorization" not in recorded.headers
+        assert emu.api_key not in json.dumps(recorded.headers)
+
+
+def test_template_generation(hook, gamma_connection):
+    generation_id = hook.create_generation_from_template("g_template1", "Adapt for Acme", export_as="pptx")
+    assert hook.wait_for_generation(generation_id, poll_interval=0.05, timeout=10)["status"] == "completed"
+    post = api_calls(gamma_connection, "POST", f"{GENERATIONS}/from-template")
+    assert post[0].json == {"gammaId": "g_template1", "prompt": "Adapt for Acme", "exportAs": "pptx"}
+
+
+def test_unknown_template_is_gammas_400_with_its_message(hook):
+    with pytest.raises(GammaValidationError, match="template not found"):
+        hook.create_generation_from_template("nope", "p")
+
+
+def test_warnings_are_returned_and_logged(hook, capsys):
+    created = hook.submit_generation(
+        {
+            "inputText": "x",
+            "textMode": "generate",
+            "format": "presentation",
+            "cardOptions": {"dimensions": "1x1"},
+        }
+    )
+    assert "1x1" in created["warnings"]
+    assert "Gamma warnings for generation" in capsys.readouterr().out
+
+
+def test_failed_generation_is_returned_with_gammas_error(hook, gamma_connection):
+    gamma_connection.fail_next_generation(message="The model refused")
+    generation_id = hook.create_generation("x")
+    done = hook.wait_for_generation(generation_id, poll_interval=0.05, timeout=10)
+    assert done["status"] == "failed"
+    assert done["error"]["message"] == "The model refused"
+
+
+def test_wait_times_out_with_the_generation_id(hook, gamma_connection):
+    gamma_connection.generation_seconds = 60
+    generation_id = hook.create_generation("x")
+    with pytest.raises(GammaGenerationTimeoutError) as caught:
+        hook.wait_for_generation(generation_id, poll_interval=0.05, timeout=0.2)
+    assert caught.value.generation_id == generation_id
+
+
+def test_list_themes_and_folders_follow_every_page(hook, gamma_connection):
+    themes = hook.list_themes()
+    folders = hook.list_folders()
+    assert len(themes) > 20  # more than one page of 20 and of our 50? at least every page was read
+    assert len({t["id"] for t in themes}) == len(themes)
+    assert all({"id", "name", "type"} <= set(t) for t in themes)
+    assert folders
+    theme_pages = api_calls(gamma_connection, "GET", "/v1.0/themes")
+    assert all(r.query.get("limit") == "50" for r in theme_pages)
+    subset = hook.list_themes(query=themes[0]["name"][:4])
+    assert subset
+    assert all(themes[0]["name"][:4].lower() in t["name"].lower() for t in subset)
+
+
+def test_pagination_uses_the_cursor(gamma_connection):
+    from airflow_provider_gamma.testing import GammaEmulator
+
+    many = [{"id": f"t{i}", "name": f"Theme {i}", "type": "standard"} for i in range(120)]
+    with GammaEmulator(themes=many) as emu:
+        import os
+
+        os.environ["AIRFLOW_CONN_GAMMA_PAGED"] = emu.connection_uri()
+        try:
+            themes = GammaHook("gamma_paged").list_themes()
+        finally:
+            del os.environ["AIRFLOW_CONN_GAMMA_PAGED"]
+        pages = [r for r in emu.requests if r.path == "/v1.0/themes"]
+    assert [t["id"] for t in themes] == [t["id"] for t in many]
+    assert len(pages) == 3
+    assert "after" not in pages[0].query
+    assert pages[1].query["after"]
+
+
+def test_archive_and_delete(hook):
+    generation_id = hook.create_generation("x")
+    gamma_id = hook.wait_for_generation(generation_id, poll_interval=0.05, timeout=10)["gammaId"]
+    assert hook.archive_gamma(gamma_id) == {"gammaId": gamma_id, "archived": True}
+    assert hook.archive_gamma(gamma_id)["archived"] is True  # idempotent
+    assert hook.delete_gamma(gamma_id)["status"] == "deleted"
+    with pytest.raises(GammaPermissionError):
+        hook.archive_gamma("docs-slug-not-a-file-id")
+
+
+def test_test_connection_reports_success_and_a_bad_key(gamma_connection, monkeypatch):
+    ok, message = GammaHook().test_connection()
+    assert ok
+    assert gamma_connection.base_url in message
+    bad = json.loads(gamma_connection.connection_uri())
+    bad["password"] = "sk-gamma-wrong"
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps(bad))
+    ok, message = GammaHook().test_connection()
+    assert not ok
+    assert "401" in message
+    assert "sk-gamma-wrong" not in message
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [
+        (400, GammaValidationError),
+        (401, GammaAuthenticationError),
+        (403, GammaPermissionError),
+        (404, GammaNotFoundError),
+    ],
+)
+def test_client_errors_fail_at_once_without_retry(hook, gamma_connection, status, error_class):
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=status, times=None)
+    with pytest.raises(error_class) as caught:
+        hook.get_generation("gen_x")
+    assert caught.value.request_id
+    assert len(api_calls(gamma_connection, "GET", "/v1.0/generations/")) == 1
+
+
+def test_unknown_generation_is_404_with_gammas_message(hook):
+    with pytest.raises(GammaNotFoundError, match="Generation ID not found"):
+        hook.get_generation("does-not-exist")
+
+
+def test_insufficient_credits_is_its_own_error_and_not_retried(hook, gamma_connection):
+    gamma_connection.credits = 0
+    with pytest.raises(GammaInsufficientCreditsError, match="Insufficient credits"):
+        hook.create_generation("x")
+    assert gamma_connection.post_count() == 1
+
+
+def test_reads_ride_out_429_and_5xx(hook, gamma_connection):
+    generation_id = hook.create_generation("x")
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=429, retry_after=0.05, times=2)
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=502, times=1)
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", drop=True, times=1)
+    assert hook.get_generation(generation_id)["generationId"] == generation_id
+    assert len(api_calls(gamma_connection, "GET", "/v1.0/generations/")) == 5
+
+
+def test_429_without_retry_after_uses_the_policy_backoff(hook, gamma_connection):
+    gamma_connection.add_fault(path_prefix="/v1.0/themes", status=429, times=1)
+    assert hook.list_themes()
+
+
+def test_reads_give_up_after_max_attempts(gamma_connection):
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=500, times=None)
+    with pytest.raises(GammaServerError):
+        GammaHook(retry_policy=RetryPolicy(max_attempts=3, backoff=0.01, jitter=False)).get_generation("g")
+    assert len(api_calls(gamma_connection, "GET", "/v1.0/generations/")) == 3
+
+
+def test_generation_post_is_retried_on_429(hook, gamma_connection):
+    gamma_connection.add_fault(method="POST", path_prefix=GENERATIONS, status=429, retry_after=0.05, times=2)
+    assert hook.create_generation("x")
+    assert gamma_connection.post_count() == 3
+    assert len(gamma_connection.generations) == 1
+
+
+@pytest.mark.parametrize("fault", [{"status": 500, "created": True}, {"drop": True, "created": True}])
+def test_generation_post_that_may_have_started_is_never_retried(hook, gamma_connection, fault):
+    gamma_connection.add_fault(method="POST", path_prefix=GENERATIONS, **fault)
+    with pytest.raises(GammaSubmissionUncertainError) as caught:
+        hook.create_generation("x")
+    assert gamma_connection.post_count() == 1
+    assert len(gamma_connection.generations) == 1  # Gamma did start (and bill) one; we did not start another
+    assert "check your Gamma workspace" in str(caught.value)
+
+
+def test_read_timeout_on_a_read_is_retried(gamma_connection):
+    generation_id = GammaHook().create_generation("x")
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", delay=1.0, times=1)
+    hook = GammaHook(timeout=0.3, retry_policy=FAST)
+    assert hook.get_generation(generation_id)["generationId"] == generation_id
+
+
+def test_connection_refused_is_a_transport_error(monkeypatch):
+    from tests.conftest import free_port
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GAMMA_DEFAULT",
+        json.dumps(
+            {"conn_type": "gamma", "host": f"http://127.0.0.1:{free_port()}", "password": "sk-gamma-x"}
+        ),
+    )
+    with pytest.raises(GammaTransportError) as caught:
+        GammaHook(retry_policy=RetryPolicy(max_attempts=2, backoff=0.01)).get_generation("g")
+    assert not caught.value.reached_server
+
+
+@pytest.mark.parametrize(
+    ("conn", "message"),
+    [
+        ({"conn_type": "gamma", "host": "https://public-api.gamma.app"}, "no API key"),
+        ({"conn_type": "gamma", "password": "  "}, "no API key"),
+        ({"conn_type": "gamma", "password": "k", "host": "ftp://x"}, "malformed base URL"),
+        ({"conn_type": "gamma", "password": "k", "host": "https://x.test:99999"}, "malformed base URL"),
+        ({"conn_type": "gamma", "password": "k", "host": "http://api.example.com"}, "plain http"),
+        ({"conn_type": "gamma", "password": "k", "extra": {"timeout": "soon"}}, "timeout"),
+    ],
+)
+def test_unusable_connection_gets_a_clear_error_without_the_key(monkeypatch, conn, message):
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps(conn))
+    with pytest.raises(GammaConfigurationError, match=message) as caught:
+        GammaHook().get_generation("g")
+    assert "gamma_default" in str(caught.value)
+
+
+def test_base_url_forms(monkeypatch):
+    for host, expected in [
+        (None, "https://public-api.gamma.app"),
+        ("public-api.gamma.app", "https://public-api.gamma.app"),
+        ("https://proxy.example.com/gamma/", "https://proxy.example.com/gamma"),
+        ("http://localhost:8080", "http://localhost:8080"),
+    ]:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_GAMMA_DEFAULT",
+            json.dumps({"conn_type": "gamma", "host": host, "password": "sk-gamma-k"}),
+        )
+        assert GammaHook().settings.base_url == expected
+
+
+def test_key_stays_out_of_repr_and_errors(gamma_connection):
+    hook = GammaHook(retry_policy=FAST)
+    assert gamma_connection.api_key not in repr(hook)
+    assert gamma_connection.api_key not in repr(hook.settings)
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=500, times=None)
+    with pytest.raises(GammaServerError) as caught:
+        hook.get_generation("g")
+    assert gamma_connection.api_key not in str(caught.value)
+    assert gamma_connection.api_key not in repr(caught.value)
+
+
+async def test_async_hook_polls_with_a_shared_session(gamma_connection):
+    generation_id = GammaHook().create_generation("x")
+    first, second = GammaHook(retry_policy=FAST), GammaHook(retry_policy=FAST)
+    async with first.async_session(), second.async_session():
+        assert first._shared is second._shared
+        results = await asyncio.gather(
+            first.aget_generation(generation_id), second.aget_generation(generation_id)
+        )
+        assert {r["generationId"] for r in results} == {generation_id}
+        assert first.shared_rate_limit is not None
+        assert first.shared_rate_limit.limit_burst is not None
+    assert first._shared is None
+    assert not GammaHook._async_pools.get(asyncio.get_running_loop())
+
+
+async def test_async_hook_rides_out_429_and_fails_fast_on_404(gamma_connection):
+    generation_id = GammaHook().create_generation("x")
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=429, retry_after=0.05, times=1)
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=503, times=1)
+    hook = GammaHook(retry_policy=FAST)
+    assert (await hook.aget_generation(generation_id))["generationId"] == generation_id
+    with pytest.raises(GammaNotFoundError):
+        await hook.aget_generation("missing")
+
+
+async def test_async_rate_limit_error_after_attempts(gamma_connection):
+    gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=429, retry_after=0.01, times=None)
+    with pytest.raises(GammaRateLimitError):
+        await GammaHook(retry_policy=RetryPolicy(max_attempts=2)).aget_generation("g")

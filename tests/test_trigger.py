@@ -1,0 +1,190 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""GammaGenerationTrigger against the emulator: one event per outcome, faults ridden out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from airflow_provider_gamma.hooks.gamma import GammaHook
+from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
+
+POLLS = "/v1.0/generations/"
+
+
+def polls(emu):
+    return [r for r in emu.requests if r.method == "GET" and r.path.startswith(POLLS)]
+
+
+async def events_of(trigger: GammaGenerationTrigger, limit: float = 20):
+    async def collect():
+        return [event async for event in trigger.run()]
+
+    return await asyncio.wait_for(collect(), limit)
+
+
+def start(emu, text="Weekly numbers", **options):
+    return GammaHook().create_generation(text, **options)
+
+
+def test_serialize_round_trip_is_plain_json_without_the_key(gamma_connection):
+    trigger = GammaGenerationTrigger("gen_1", "gamma_default", poll_interval=2, end_time=1_900_000_000.5)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_gamma.triggers.gamma.GammaGenerationTrigger"
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    assert gamma_connection.api_key not in json.dumps(kwargs)
+    again = GammaGenerationTrigger(**kwargs)
+    assert again.serialize() == (classpath, kwargs)
+
+
+def test_kwargs_survive_airflow_serde():
+    from airflow.sdk.serde import deserialize, serialize
+
+    _, kwargs = GammaGenerationTrigger("gen_1", end_time=time.time() + 60).serialize()
+    assert deserialize(serialize(kwargs)) == kwargs
+
+
+async def test_success_event_carries_the_completed_generation(gamma_connection):
+    generation_id = start(gamma_connection, export_as="pdf")
+    events = await events_of(
+        GammaGenerationTrigger(generation_id, poll_interval=0.05, end_time=time.time() + 30)
+    )
+    assert len(events) == 1
+    payload = events[0].payload
+    assert payload["status"] == "success"
+    assert payload["generation_id"] == generation_id
+    assert payload["generation"]["gammaUrl"]
+    assert payload["generation"]["exportUrl"]
+
+
+async def test_failed_event_carries_gammas_message(gamma_connection):
+    gamma_connection.fail_next_generation(message="Image model unavailable")
+    generation_id = start(gamma_connection)
+    [event] = await events_of(GammaGenerationTrigger(generation_id, poll_interval=0.05))
+    assert event.payload["status"] == "failed"
+    assert "Image model unavailable" in event.payload["message"]
+    assert event.payload["generation"]["error"]["message"] == "Image model unavailable"
+
+
+async def test_deadline_in_the_past_polls_once_then_times_out(gamma_connection):
+    gamma_connection.generation_seconds = 60
+    generation_id = start(gamma_connection)
+    [event] = await events_of(
+        GammaGenerationTrigger(generation_id, poll_interval=5, end_time=time.time() - 10)
+    )
+    assert event.payload["status"] == "timeout"
+    assert generation_id in event.payload["message"]
+    assert len(polls(gamma_connection)) == 1
+
+
+async def test_deadline_in_the_past_still_reports_a_finished_generation(gamma_connection):
+    generation_id = start(gamma_connection)
+    gamma_connection.complete_generation(generation_id)
+    [event] = await events_of(GammaGenerationTrigger(generation_id, end_time=time.time() - 10))
+    assert event.payload["status"] == "success"
+
+
+async def test_timeout_while_pending(gamma_connection):
+    gamma_connection.generation_seconds = 60
+    generation_id = start(gamma_connection)
+    began = time.monotonic()
+    [event] = await events_of(
+        GammaGenerationTrigger(generation_id, poll_interval=0.1, end_time=time.time() + 0.5)
+    )
+    assert event.payload["status"] == "timeout"
+    assert event.payload["generation"]["status"] == "pending"
+    assert time.monotonic() - began < 5
+
+
+async def test_unknown_generation_is_an_error_event_at_once(gamma_connection):
+    [event] = await events_of(GammaGenerationTrigger("nope", poll_interval=0.05))
+    assert event.payload["status"] == "error"
+    assert "404" in event.payload["message"]
+    assert len(polls(gamma_connection)) == 1
+
+
+async def test_transient_errors_and_429s_are_ridden_out(gamma_connection):
+    generation_id = start(gamma_connection)
+    gamma_connection.add_fault(path_prefix=POLLS, status=429, retry_after=0.05, times=3)
+    gamma_connection.add_fault(path_prefix=POLLS, status=500, times=2)
+    gamma_connection.add_fault(path_prefix=POLLS, drop=True, times=1)
+    trigger = GammaGenerationTrigger(generation_id, poll_interval=0.05, end_time=time.time() + 30)
+    [event] = await events_of(trigger)
+    assert event.payload["status"] == "success"
+    assert len(polls(gamma_connection)) >= 7
+
+
+async def test_too_many_transient_errors_in_a_row_end_with_an_error_event(gamma_connection, monkeypatch):
+    from airflow_provider_gamma import protocol
+
+    monkeypatch.setattr(protocol.RetryPolicy, "backoff", 0.01)
+    generation_id = start(gamma_connection)
+    gamma_connection.add_fault(path_prefix=POLLS, status=502, times=None)
+    trigger = GammaGenerationTrigger(generation_id, poll_interval=0.01, max_consecutive_errors=3)
+    [event] = await events_of(trigger)
+    assert event.payload["status"] == "error"
+    assert "4 failed polls in a row" in event.payload["message"]
+    assert len(polls(gamma_connection)) == 4
+
+
+async def test_429_storm_never_counts_against_the_error_budget(gamma_connection):
+    generation_id = start(gamma_connection)
+    gamma_connection.add_fault(path_prefix=POLLS, status=429, retry_after=0.01, times=15)
+    trigger = GammaGenerationTrigger(generation_id, poll_interval=0.01, max_consecutive_errors=2)
+    [event] = await events_of(trigger)
+    assert event.payload["status"] == "success"
+
+
+async def test_a_recreated_trigger_continues_the_same_generation(gamma_connection):
+    gamma_connection.generation_seconds = 0.6
+    generation_id = start(gamma_connection)
+    first = GammaGenerationTrigger(generation_id, poll_interval=0.05, end_time=time.time() + 30)
+    task = asyncio.ensure_future(events_of(first))
+    await asyncio.sleep(0.2)
+    task.cancel()  # the triggerer went away mid-poll
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    classpath, kwargs = first.serialize()
+    [event] = await events_of(GammaGenerationTrigger(**kwargs))
+    assert event.payload["status"] == "success"
+    assert event.payload["generation_id"] == generation_id
+    assert gamma_connection.post_count() == 1
+
+
+async def test_rate_budget_running_low_slows_polling(gamma_connection):
+    from airflow_provider_gamma.testing import GammaEmulator
+
+    with GammaEmulator(burst_limit=150, generation_seconds=0.3) as emu:
+        import os
+
+        os.environ["AIRFLOW_CONN_GAMMA_SLOW"] = emu.connection_uri()
+        try:
+            generation_id = GammaHook("gamma_slow").create_generation("x")
+            trigger = GammaGenerationTrigger(
+                generation_id, "gamma_slow", poll_interval=0.01, end_time=time.time() + 2
+            )
+            [event] = await events_of(trigger)
+        finally:
+            del os.environ["AIRFLOW_CONN_GAMMA_SLOW"]
+        seen = [r for r in emu.requests if r.path.startswith(POLLS)]
+    # remaining-burst < 100 stretches the interval to 15 s, far beyond the 2 s deadline
+    assert event.payload["status"] in ("success", "timeout")
+    assert len(seen) <= 60
+
+
+async def test_many_triggers_share_one_client(gamma_connection):
+    ids = [start(gamma_connection) for _ in range(30)]
+    triggers = [GammaGenerationTrigger(i, poll_interval=0.05, end_time=time.time() + 30) for i in ids]
+    results = await asyncio.gather(*(events_of(t) for t in triggers))
+    assert all(events[0].payload["status"] == "success" for events in results)
+    assert not GammaHook._async_pools.get(asyncio.get_running_loop())
+
+
+async def test_missing_connection_key_is_an_error_event(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps({"conn_type": "gamma"}))
+    [event] = await events_of(GammaGenerationTrigger("gen_1"))
+    assert event.payload["status"] == "error"
+    assert "no API key" in event.payload["message"]
