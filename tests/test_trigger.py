@@ -147,7 +147,7 @@ async def test_a_recreated_trigger_continues_the_same_generation(gamma_connectio
     task.cancel()  # the triggerer went away mid-poll
     with pytest.raises(asyncio.CancelledError):
         await task
-    classpath, kwargs = first.serialize()
+    _, kwargs = first.serialize()
     [event] = await events_of(GammaGenerationTrigger(**kwargs))
     assert event.payload["status"] == "success"
     assert event.payload["generation_id"] == generation_id
