@@ -64,9 +64,9 @@ def operator(**kwargs: Any) -> GammaGenerateOperator:
 
 
 def test_invalid_parameters_fail_when_the_dag_is_parsed():
-    with pytest.raises(GammaParameterError, match="format.*presentation, document, social, webpage"):
+    with pytest.raises(GammaParameterError, match=r"format.*presentation, document, social, webpage"):
         operator(format="slides")
-    with pytest.raises(GammaParameterError, match="image_options.*did you mean 'source'"):
+    with pytest.raises(GammaParameterError, match=r"image_options.*did you mean .source."):
         operator(image_options={"sourc": "aiGenerated"})
     with pytest.raises(GammaParameterError, match="poll_interval"):
         operator(poll_interval=0)
