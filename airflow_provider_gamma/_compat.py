@@ -10,10 +10,38 @@ try:  # Airflow >= 3.2
 except ImportError:  # Airflow 3.1
     from airflow.configuration import conf  # type: ignore[no-redef,assignment]
 
+try:  # Airflow >= 3.2
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowRescheduleException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
+        AirflowException,
+        AirflowFailException,
+        AirflowRescheduleException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["conf", "task_state_store"]
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowRescheduleException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "TaskDeferred",
+    "conf",
+    "task_state_store",
+]
 
 
 def task_state_store(context: Context) -> Any | None:

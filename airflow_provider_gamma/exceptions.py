@@ -9,7 +9,7 @@ so Airflow fails the task at once instead of burning retries (and credits) on th
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_gamma._compat import AirflowException, AirflowFailException
 
 
 class GammaError(AirflowException):

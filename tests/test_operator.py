@@ -12,8 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
+from airflow_provider_gamma._compat import AirflowFailException, TaskDeferred
 from airflow_provider_gamma.exceptions import (
     GammaError,
     GammaGenerationFailedError,

@@ -75,7 +75,7 @@ def test_permission_is_not_mistaken_for_credits_and_vice_versa():
 
 
 def test_fail_fast_errors_are_airflow_fail_exceptions_and_transient_ones_are_not():
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_gamma._compat import AirflowFailException
 
     for status in (400, 401, 402, 403, 404, 422):
         assert isinstance(protocol.error_for(GET, answer(status, {"message": "m"})), AirflowFailException)

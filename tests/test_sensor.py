@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import (
+
+from airflow_provider_gamma._compat import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
     AirflowSkipException,
     TaskDeferred,
 )
-
 from airflow_provider_gamma.exceptions import GammaError, GammaGenerationFailedError
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.sensors.gamma import GammaGenerationSensor

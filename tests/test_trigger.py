@@ -41,7 +41,10 @@ def test_serialize_round_trip_is_plain_json_without_the_key(gamma_connection):
 
 
 def test_kwargs_survive_airflow_serde():
-    from airflow.sdk.serde import deserialize, serialize
+    try:
+        from airflow.sdk.serde import deserialize, serialize
+    except ImportError:  # Airflow < 3.2 serializes trigger kwargs with core's serde
+        from airflow.serialization.serde import deserialize, serialize
 
     _, kwargs = GammaGenerationTrigger("gen_1", end_time=time.time() + 60).serialize()
     assert deserialize(serialize(kwargs)) == kwargs

@@ -10,10 +10,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_gamma import parameters
-from airflow_provider_gamma._compat import conf, task_state_store
+from airflow_provider_gamma._compat import AirflowFailException, conf, task_state_store
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import (
     GammaError,

@@ -10,9 +10,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from airflow_provider_gamma._compat import conf
+from airflow_provider_gamma._compat import AirflowSensorTimeout, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import GammaError
 from airflow_provider_gamma.hooks.gamma import GammaHook
