@@ -1,0 +1,371 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""Landing export files in object storage: all-or-nothing writes, safe unpacking of PNG zips.
+
+Used by :class:`~airflow_provider_gamma.operators.export.GammaExportToObjectStorageOperator`; usable on
+its own with any :class:`~airflow.sdk.ObjectStoragePath`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import mimetypes
+import posixpath
+import re
+import uuid
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any, TypedDict
+from urllib.parse import urlsplit
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_gamma.exceptions import GammaExportError, GammaParameterError
+
+log = logging.getLogger(__name__)
+
+#: Bytes per read or write when streaming between a download, a temp file and storage.
+COPY_CHUNK_SIZE = 1024 * 1024
+#: Upload part size for multipart stores: bounds the memory a landing holds (S3's floor is 5 MiB).
+MULTIPART_BLOCK_SIZE = 8 * 1024 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: Stores whose fsspec files defer visibility to ``commit()`` (a multipart upload completed only then);
+#: verified for s3fs. Everything else is written to a hidden sibling and moved into place.
+_MULTIPART_PROTOCOLS = frozenset({"s3", "s3a", "s3n"})
+#: Stores where ``makedirs`` would create a bucket or container instead of a folder.
+_BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "s3n", "gs", "gcs", "abfs", "abfss", "az", "adl", "wasb"})
+_LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
+
+CONTENT_TYPES_BY_SUFFIX: Mapping[str, str] = {
+    ".pdf": "application/pdf",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".zip": "application/zip",
+    ".png": "image/png",
+}
+SUFFIXES_BY_CONTENT_TYPE: Mapping[str, str] = {v: k for k, v in CONTENT_TYPES_BY_SUFFIX.items()}
+
+
+class LandedObject(TypedDict):
+    """One object written (or found, with ``if_exists="skip"``) at the destination."""
+
+    uri: str
+    size: int
+    sha256: str
+    content_type: str | None
+
+
+# --- paths ----------------------------------------------------------------------------------------
+
+
+def is_templated(value: object) -> bool:
+    """Whether ``value`` is a string Airflow will still render (so it cannot be checked yet)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def validate_dest(value: object, field: str = "dest") -> None:
+    """Check a literal destination when the DAG is parsed.
+
+    Accepts an :class:`ObjectStoragePath`, a URL whose scheme has an Airflow filesystem registered
+    (``file``, ``s3``, ``gs``, ...: whatever ``ObjectStoragePath`` can open), or an absolute local path.
+    Templated strings and other lazily resolved values pass unchecked.
+
+    :raises GammaParameterError: naming ``field``.
+    """
+    if isinstance(value, ObjectStoragePath) or is_templated(value) or hasattr(value, "resolve"):
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise GammaParameterError(
+            f"Invalid Gamma parameter {field}={value!r}: must be a URL such as 's3://bucket/key' or "
+            "'file:///path', an absolute path, or an ObjectStoragePath"
+        )
+    scheme = urlsplit(value).scheme
+    if not scheme:
+        if not value.startswith("/"):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter {field}={value!r}: a local path must be absolute "
+                "(or use a URL such as 'file:///path' or 's3://bucket/key')"
+            )
+        return
+    known = registered_schemes()
+    if known is not None and scheme.lower() not in known:
+        raise GammaParameterError(
+            f"Invalid Gamma parameter {field}={value!r}: no Airflow filesystem handles {scheme}:// "
+            f"(available: {', '.join(sorted(known))}); install the provider that adds it, e.g. "
+            "apache-airflow-providers-amazon[s3fs] for s3://"
+        )
+
+
+def registered_schemes() -> frozenset[str] | None:
+    """Schemes ``ObjectStoragePath`` can open here, or ``None`` when the registry could not be read."""
+    try:
+        from airflow.sdk.io.fs import _register_filesystems
+
+        return frozenset(_register_filesystems())
+    except Exception:  # a broken provider must not fail DAG parsing; the task reports it instead
+        log.debug("Could not list Airflow filesystems", exc_info=True)
+        return None
+
+
+def to_path(dest: str | ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
+    """``dest`` as an :class:`ObjectStoragePath`; ``conn_id`` (when given) wins over one in the URL."""
+    if conn_id:
+        return ObjectStoragePath(str(dest), conn_id=conn_id)
+    return dest if isinstance(dest, ObjectStoragePath) else ObjectStoragePath(dest)
+
+
+def protocol_of(path: ObjectStoragePath) -> str:
+    return (path.protocol or "file").lower()
+
+
+def uri_of(path: ObjectStoragePath) -> str:
+    """The path's URI without any connection id: ``s3://bucket/key``, ``file:///abs/path``."""
+    protocol = protocol_of(path)
+    if protocol in _LOCAL_PROTOCOLS:
+        return f"file://{path.path}"
+    return f"{protocol}://{path.path}"
+
+
+def openlineage_name(path: ObjectStoragePath) -> tuple[str, str]:
+    """OpenLineage ``(namespace, name)`` of a path: ``("s3://bucket", "key")``, ``("file", "/abs")``."""
+    protocol = protocol_of(path)
+    if protocol in _LOCAL_PROTOCOLS:
+        return "file", path.path
+    bucket = path.bucket.rpartition("@")[2]  # Airflow 3.1 keeps "conn_id@" in the bucket
+    return (f"{protocol}://{bucket}", path.key) if bucket else (protocol, path.path)
+
+
+def guess_content_type(name: str) -> str | None:
+    suffix = posixpath.splitext(name)[1].lower()
+    return CONTENT_TYPES_BY_SUFFIX.get(suffix) or mimetypes.guess_type(name)[0]
+
+
+def _fs_path(path: ObjectStoragePath) -> str:
+    return str(path.path)
+
+
+# --- all-or-nothing writes ------------------------------------------------------------------------
+
+
+class StagedObject:
+    """A write to ``path`` that nobody can see until :meth:`commit`; :meth:`discard` leaves nothing.
+
+    On S3 the bytes go into a multipart upload that only :meth:`commit` completes (so no object, not
+    even a temporary one, exists until then). Elsewhere they go to a hidden sibling
+    (``.<name>.<random>.partial``) that :meth:`commit` moves over ``path`` (an atomic rename on a
+    local disk). Memory stays at most one upload part, whatever the size.
+
+    :param path: the final destination.
+    :param content_type: stored as the object's ``Content-Type`` where the store keeps one (S3).
+    """
+
+    def __init__(self, path: ObjectStoragePath, *, content_type: str | None = None) -> None:
+        self.path = path
+        self.size = 0
+        self._fs: Any = path.fs
+        self._target = _fs_path(path)
+        self._done = False
+        protocol = protocol_of(path)
+        self._multipart = protocol in _MULTIPART_PROTOCOLS
+        self._temp: str | None = None
+        if self._multipart:
+            options = {"ContentType": content_type} if content_type else {}
+            self._file: IO[bytes] = self._fs.open(
+                self._target, "wb", autocommit=False, block_size=MULTIPART_BLOCK_SIZE, **options
+            )
+            return
+        parent, name = posixpath.split(self._target)
+        if protocol not in _BUCKET_PROTOCOLS:
+            self._fs.makedirs(parent, exist_ok=True)
+        self._temp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.partial")
+        self._file = self._fs.open(self._temp, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self.size += len(data)
+
+    def commit(self) -> None:
+        """Make the object visible at ``path`` (replacing what was there). On failure, cleans up."""
+        if self._done:
+            raise GammaExportError(f"{uri_of(self.path)}: this write was already committed or discarded")
+        try:
+            self._file.close()
+            if self._multipart:
+                self._file.commit()  # type: ignore[attr-defined]
+                self._forget()
+            else:
+                self._fs.mv(self._temp, self._target)
+        except BaseException:
+            self.discard()
+            raise
+        self._done = True
+
+    def discard(self) -> None:
+        """Throw the staged bytes away. Idempotent; never raises (failures are logged)."""
+        if self._done:
+            return
+        self._done = True
+        # close() before discard(): closing a discarded s3fs file would start a new, orphaned upload.
+        with contextlib.suppress(Exception):
+            self._file.close()
+        try:
+            if self._multipart:
+                self._file.discard()  # type: ignore[attr-defined]
+                self._forget()
+            elif self._temp is not None and self._fs.exists(self._temp):
+                self._fs.rm(self._temp)
+        except Exception:
+            log.warning("Could not clean up the partial write for %s", uri_of(self.path), exc_info=True)
+
+    def _forget(self) -> None:
+        # fsspec queues every autocommit=False file on the (process-wide, cached) filesystem's
+        # transaction; a later `with fs.transaction:` elsewhere would commit ours a second time.
+        with contextlib.suppress(Exception):
+            self._fs.transaction.files.remove(self._file)
+
+
+def describe(path: ObjectStoragePath) -> LandedObject:
+    """Size, sha256 and content type of an existing object, read in chunks (never whole in memory)."""
+    fs: Any = path.fs
+    digest = hashlib.sha256()
+    size = 0
+    with fs.open(_fs_path(path), "rb") as stream:
+        while chunk := stream.read(COPY_CHUNK_SIZE):
+            digest.update(chunk)
+            size += len(chunk)
+    content_type: str | None = None
+    with contextlib.suppress(Exception):
+        content_type = fs.info(_fs_path(path)).get("ContentType")
+    return LandedObject(
+        uri=uri_of(path),
+        size=size,
+        sha256=digest.hexdigest(),
+        content_type=content_type or guess_content_type(path.name),
+    )
+
+
+def remove(paths: Iterable[ObjectStoragePath]) -> None:
+    """Delete what a failed run already landed; failures are logged, not raised."""
+    for path in paths:
+        try:
+            path.fs.rm(_fs_path(path))
+        except Exception:
+            log.warning("Could not remove %s after a failed landing", uri_of(path), exc_info=True)
+
+
+# --- PNG zips -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnpackLimits:
+    """What a PNG export zip may contain before it is refused as unsafe.
+
+    :param max_members: most PNG files (Gamma decks have at most 75 cards).
+    :param max_total_bytes: most uncompressed bytes over all members.
+    :param max_ratio: largest uncompressed/compressed ratio of a member bigger than ``ratio_floor``
+        (PNGs are already compressed; a large ratio is a decompression bomb).
+    :param ratio_floor: members up to this many bytes are not ratio-checked.
+    """
+
+    max_members: int = 500
+    max_total_bytes: int = 2 * 1024**3
+    max_ratio: float = 100.0
+    ratio_floor: int = 1024 * 1024
+
+
+class UnsafeArchiveError(GammaExportError):
+    """The PNG export zip was refused (unsafe names, not PNGs, too big); nothing was landed."""
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def png_members(archive: zipfile.ZipFile, limits: UnpackLimits = UnpackLimits()) -> list[zipfile.ZipInfo]:
+    """The archive's PNG members in card order, after checking every member; nothing is extracted.
+
+    :raises UnsafeArchiveError: an absolute or ``..`` name, a member that is not a PNG, an encrypted
+        member, too many members, or too many (or too compressible) uncompressed bytes.
+    """
+    members: list[zipfile.ZipInfo] = []
+    total = 0
+    for info in archive.infolist():
+        name = info.filename.replace("\\", "/")
+        parts = name.split("/")
+        if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+            raise UnsafeArchiveError(f"PNG export zip has an unsafe member name {info.filename!r}")
+        if info.is_dir():
+            continue
+        if not name.lower().endswith(".png"):
+            raise UnsafeArchiveError(f"PNG export zip has a member that is not a PNG: {info.filename!r}")
+        if info.flag_bits & 0x1:
+            raise UnsafeArchiveError(f"PNG export zip has an encrypted member {info.filename!r}")
+        members.append(info)
+        if len(members) > limits.max_members:
+            raise UnsafeArchiveError(f"PNG export zip has more than {limits.max_members} members")
+        total += info.file_size
+        if total > limits.max_total_bytes:
+            raise UnsafeArchiveError(
+                f"PNG export zip would unpack to more than {limits.max_total_bytes} bytes"
+            )
+        if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
+            info.compress_size, 1
+        ):
+            raise UnsafeArchiveError(
+                f"PNG export zip member {info.filename!r} is compressed more than {limits.max_ratio:g}:1 "
+                "(a decompression bomb?)"
+            )
+    for info in members:
+        with archive.open(info) as member:
+            if member.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+                raise UnsafeArchiveError(f"PNG export zip member {info.filename!r} is not a PNG image")
+    return sorted(members, key=lambda info: _natural_key(info.filename))
+
+
+def card_names(count: int) -> list[str]:
+    """``card-01.png``, ``card-02.png``, ... (three digits from 100 cards on)."""
+    width = max(2, len(str(count)))
+    return [f"card-{number:0{width}d}.png" for number in range(1, count + 1)]
+
+
+def unpack_pngs(
+    archive: zipfile.ZipFile, folder: ObjectStoragePath, limits: UnpackLimits = UnpackLimits()
+) -> list[LandedObject]:
+    """Land every PNG of a checked export zip as ``folder/card-01.png`` ..., all or nothing.
+
+    Every card is staged first (see :class:`StagedObject`) and only then committed; if anything
+    fails, the staged cards are discarded and the ones already committed are removed again.
+    """
+    members = png_members(archive, limits)
+    if not members:
+        raise UnsafeArchiveError("PNG export zip holds no PNG images")
+    staged: list[tuple[StagedObject, str, int]] = []
+    committed: list[ObjectStoragePath] = []
+    landed: list[LandedObject] = []
+    try:
+        for info, name in zip(members, card_names(len(members)), strict=True):
+            target = folder / name
+            stage = StagedObject(target, content_type="image/png")
+            staged.append((stage, "", 0))
+            digest = hashlib.sha256()
+            with archive.open(info) as member:
+                while chunk := member.read(COPY_CHUNK_SIZE):
+                    digest.update(chunk)
+                    stage.write(chunk)
+            if stage.size != info.file_size:
+                raise UnsafeArchiveError(f"PNG export zip member {info.filename!r} size does not match")
+            staged[-1] = (stage, digest.hexdigest(), stage.size)
+        for stage, sha256, size in staged:
+            stage.commit()
+            committed.append(stage.path)
+            landed.append(
+                LandedObject(uri=uri_of(stage.path), size=size, sha256=sha256, content_type="image/png")
+            )
+    except BaseException:
+        for stage, _, _ in staged:
+            stage.discard()
+        remove(committed)
+        raise
+    return landed

@@ -1,0 +1,398 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""Land a Gamma generation's export (PDF, PPTX or PNG zip) in any object storage Airflow can open."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import posixpath
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
+
+from airflow_provider_gamma import landing
+from airflow_provider_gamma._compat import AirflowFailException
+from airflow_provider_gamma.connection import DEFAULT_CONN_ID
+from airflow_provider_gamma.exceptions import GammaError, GammaExportError, GammaParameterError
+from airflow_provider_gamma.hooks.gamma import ExportDownload, GammaHook
+from airflow_provider_gamma.landing import LandedObject, StagedObject, UnpackLimits
+from airflow_provider_gamma.operators.gamma import generation_failure
+from airflow_provider_gamma.protocol import ApiRequest, Generation, RetryPolicy
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+IfExists = Literal["overwrite", "skip", "fail"]
+IF_EXISTS_MODES: tuple[str, ...] = ("overwrite", "skip", "fail")
+
+_EXPORT_REQUEST = ApiRequest("GET", "export")
+
+
+class GammaExportNotRequestedError(GammaExportError, AirflowFailException):
+    """The generation has no export: it was started without ``export_as``. Retrying cannot help."""
+
+
+class GammaExportExistsError(GammaExportError, AirflowFailException):
+    """``if_exists="fail"`` and something is already at the destination."""
+
+
+class _AlreadyThere(Exception):
+    """Control flow only: the destination holds the file already (``if_exists='skip'``)."""
+
+    def __init__(self, landed: list[LandedObject]) -> None:
+        self.landed = landed
+
+
+class GammaExportToObjectStorageOperator(BaseOperator):
+    """Download a Gamma generation's export and land it in object storage (S3, GCS, local files, ...).
+
+    The generation's current status is fetched first, so an export URL that expired since the
+    generate task ran is replaced by a fresh one. The file is streamed straight into the destination
+    in chunks (memory stays flat whatever its size) and appears there all at once: a download that
+    fails or arrives cut short leaves nothing at ``dest``. Network failures, 5xx answers and
+    truncated downloads are retried with backoff; a 403 from the export host (an expired or bad
+    signature) makes the task fetch a fresh URL once.
+
+    Returns (as XCom) one dict per landed object: ``{"uri", "size", "sha256", "content_type"}``.
+
+    Each ``Asset`` in ``outlets`` gets the landed URIs, the generation id and the gamma's URL in its
+    asset event's ``extra``; each ``AssetAlias`` gets one ``Asset`` per landed URI.
+
+    :param generation_id: the generation to export: its id, or the dict a
+        :class:`~airflow_provider_gamma.operators.gamma.GammaGenerateOperator` returns (e.g.
+        ``generate.output``). The generation must have been started with ``export_as``. Templated.
+    :param dest: where to land the export: a URL (``s3://bucket/decks/{{ ds }}/deck.pptx``,
+        ``gs://...``, ``file:///...``: any scheme ``ObjectStoragePath`` knows), an absolute path, or an
+        :class:`~airflow.sdk.ObjectStoragePath`. A string ending in ``/`` names a folder: the file is
+        then called ``<gammaId>.<pdf|pptx|zip>``. Templated.
+    :param dest_conn_id: Airflow connection for the destination's filesystem (e.g. ``aws_default``);
+        wins over a connection in the URL (``s3://conn@bucket/key``). Templated.
+    :param gamma_conn_id: the ``gamma`` connection. Templated.
+    :param if_exists: what to do when the destination already holds the file: ``"overwrite"``
+        (default), ``"skip"`` (return what is there, without downloading) or ``"fail"``.
+    :param unpack_png: for PNG exports (a zip of one PNG per card): land each card as
+        ``card-01.png``, ``card-02.png``, ... under ``dest`` (then always a folder), all or nothing,
+        instead of the zip itself. Unsafe zips (``..`` or absolute names, non-PNG members, too many
+        members, decompression bombs) are refused.
+    :param download_retry_policy: attempts and backoff for the download and the status reads
+        (default: :class:`~airflow_provider_gamma.protocol.RetryPolicy`'s, 5 attempts from 1 s).
+    """
+
+    template_fields: Sequence[str] = ("generation_id", "dest", "dest_conn_id", "gamma_conn_id")
+    ui_color = "#e9e1fb"
+    #: Limits applied when ``unpack_png=True``.
+    unpack_limits: ClassVar[UnpackLimits] = UnpackLimits()
+
+    def __init__(
+        self,
+        *,
+        generation_id: str | Mapping[str, Any],
+        dest: str | ObjectStoragePath,
+        dest_conn_id: str | None = None,
+        gamma_conn_id: str = DEFAULT_CONN_ID,
+        if_exists: IfExists = "overwrite",
+        unpack_png: bool = False,
+        download_retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_exists not in IF_EXISTS_MODES:
+            raise GammaParameterError(
+                f"Invalid Gamma parameter if_exists={if_exists!r}: must be one of {', '.join(IF_EXISTS_MODES)}"
+            )
+        if not isinstance(unpack_png, bool):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter unpack_png={unpack_png!r}: must be True or False"
+            )
+        landing.validate_dest(dest, "dest")
+        self.generation_id = generation_id
+        self.dest = dest
+        self.dest_conn_id = dest_conn_id
+        self.gamma_conn_id = gamma_conn_id
+        self.if_exists = if_exists
+        self.unpack_png = unpack_png
+        self.download_retry_policy = download_retry_policy
+        self._landed_paths: list[ObjectStoragePath] = []
+
+    @cached_property
+    def hook(self) -> GammaHook:
+        return GammaHook(self.gamma_conn_id, retry_policy=self.download_retry_policy)
+
+    # --- execute ----------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> list[LandedObject]:
+        generation_id = self._generation_id()
+        landing.validate_dest(self.dest, "dest")
+        dest = landing.to_path(self.dest, self.dest_conn_id)
+        folder = self.unpack_png or self._is_folder(dest)
+        generation: Generation | None = None
+        if not folder and self.if_exists != "overwrite" and dest.exists():
+            landed = self._existing([dest])
+        else:
+            generation = self._completed_generation(generation_id)
+            try:
+                if self.unpack_png:
+                    landed = self._land_cards(generation, dest)
+                else:
+                    landed = self._land_file(generation, dest, folder)
+            except _AlreadyThere as there:
+                landed = there.landed
+        self._emit_lineage(context, landed, generation_id, generation)
+        return landed
+
+    def _generation_id(self) -> str:
+        value: Any = self.generation_id
+        if isinstance(value, str) and value.strip().startswith("{"):
+            with contextlib.suppress(ValueError, SyntaxError):
+                value = ast.literal_eval(value.strip())
+        if isinstance(value, Mapping):
+            value = value.get("generationId")
+        if not isinstance(value, str) or not value.strip():
+            raise GammaParameterError(
+                f"Invalid Gamma parameter generation_id={self.generation_id!r}: must be a generation id or "
+                "the dict GammaGenerateOperator returns"
+            )
+        return value.strip()
+
+    def _is_folder(self, dest: ObjectStoragePath) -> bool:
+        if isinstance(self.dest, str):
+            return self.dest.endswith("/")
+        return bool(dest.is_dir())
+
+    def _completed_generation(self, generation_id: str) -> Generation:
+        generation = self.hook.get_generation(generation_id)
+        status = generation["status"]
+        if status == "failed":
+            raise generation_failure(generation)
+        if status != "completed":
+            raise GammaExportError(
+                f"Gamma generation {generation_id} is still {status}, so it has no export yet. Wait for it "
+                f"first: GammaGenerateOperator(wait_for_completion=True) or "
+                f"GammaGenerationSensor(generation_id={generation_id!r}) upstream of this task."
+            )
+        if not generation.get("exportUrl"):
+            raise GammaExportNotRequestedError(
+                f"Gamma generation {generation_id} has no export: it was started without export_as. Set "
+                "export_as='pdf', 'pptx' or 'png' on the generate task."
+            )
+        return generation
+
+    def _existing(self, paths: list[ObjectStoragePath]) -> list[LandedObject]:
+        where = ", ".join(landing.uri_of(path) for path in paths)
+        if self.if_exists == "fail":
+            raise GammaExportExistsError(
+                f"dest already exists: {where} (if_exists='fail'); use if_exists='overwrite' or 'skip'"
+            )
+        self.log.info("dest already exists, not downloading (if_exists='skip'): %s", where)
+        self._landed_paths = list(paths)
+        return [landing.describe(path) for path in paths]
+
+    # --- one file ---------------------------------------------------------------------------------
+
+    def _land_file(self, generation: Generation, dest: ObjectStoragePath, folder: bool) -> list[LandedObject]:
+        target: ObjectStoragePath | None = dest
+        if folder:
+            suffix = _suffix_from_url(generation["exportUrl"])
+            target = dest / f"{_base_name(generation)}{suffix}" if suffix else None
+            if target is not None and self.if_exists != "overwrite" and target.exists():
+                raise _AlreadyThere(self._existing([target]))
+        stage: StagedObject | None = None
+        content_type: str | None = None
+
+        def on_headers(headers: Mapping[str, str]) -> None:
+            nonlocal target, stage, content_type
+            content_type = _content_type(headers)
+            if target is None:
+                suffix = _suffix_from_headers(headers) or ".bin"
+                target = dest / f"{_base_name(generation)}{suffix}"
+                if self.if_exists != "overwrite" and target.exists():
+                    raise _AlreadyThere(self._existing([target]))
+            content_type = content_type or landing.guess_content_type(target.name)
+            stage = StagedObject(target, content_type=content_type)
+
+        def write(chunk: bytes) -> None:
+            if stage is None:
+                raise GammaExportError("export body arrived before its headers")
+            stage.write(chunk)
+
+        def reset() -> None:
+            nonlocal stage
+            if stage is not None:
+                stage.discard()
+                stage = None
+
+        download = self._download(generation, write, on_headers, reset)
+        if stage is None or target is None:
+            raise GammaExportError("the export download ended without a response")
+        try:
+            stage.commit()
+        except Exception as error:
+            raise GammaExportError(
+                f"Could not land the export at {landing.uri_of(target)}: {error}"
+            ) from error
+        self._landed_paths = [target]
+        uri = landing.uri_of(target)
+        self.log.info("Landed %s (%d bytes, sha256 %s)", uri, download.size, download.sha256)
+        return [LandedObject(uri=uri, size=download.size, sha256=download.sha256, content_type=content_type)]
+
+    # --- PNG cards --------------------------------------------------------------------------------
+
+    def _land_cards(self, generation: Generation, folder: ObjectStoragePath) -> list[LandedObject]:
+        first = folder / landing.card_names(1)[0]
+        if self.if_exists != "overwrite" and first.exists():
+            raise _AlreadyThere(self._existing(_existing_cards(folder)))
+        with tempfile.TemporaryFile(prefix="gamma-export-", suffix=".zip") as spool:
+
+            def reset() -> None:
+                spool.seek(0)
+                spool.truncate()
+
+            self._download(generation, spool.write, None, reset)
+            spool.seek(0)
+            try:
+                archive = zipfile.ZipFile(spool)
+            except zipfile.BadZipFile:
+                raise GammaExportError(
+                    f"unpack_png=True, but the export of generation {generation['generationId']} is not a "
+                    "zip of PNGs; set unpack_png=False (or export_as='png' on the generate task)"
+                ) from None
+            with archive:
+                try:
+                    landed = landing.unpack_pngs(archive, folder, self.unpack_limits)
+                except zipfile.BadZipFile as error:
+                    raise landing.UnsafeArchiveError(f"PNG export zip is corrupt: {error}") from error
+        self._landed_paths = [folder / posixpath.basename(item["uri"]) for item in landed]
+        self._remove_stale_cards(folder, len(landed))
+        self.log.info("Landed %d cards under %s", len(landed), landing.uri_of(folder))
+        return landed
+
+    def _remove_stale_cards(self, folder: ObjectStoragePath, count: int) -> None:
+        """Delete ``card-NN.png`` left by an earlier, longer deck, so the folder holds one deck."""
+        stale = [path for path in _existing_cards(folder) if path.name not in set(landing.card_names(count))]
+        if stale:
+            self.log.info("Removing %d cards of an earlier export", len(stale))
+            landing.remove(stale)
+
+    # --- download with retries --------------------------------------------------------------------
+
+    def _download(
+        self,
+        generation: Generation,
+        write: Callable[[bytes], object],
+        on_headers: Callable[[Mapping[str, str]], object] | None,
+        reset: Callable[[], None],
+    ) -> ExportDownload:
+        """Download the export, retrying transient failures; ``reset`` throws away a failed attempt."""
+        generation_id = generation["generationId"]
+        url = generation["exportUrl"]
+        policy = self.hook.retry_policy
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.hook.download_export(url, write, on_headers=on_headers)
+            except GammaError as error:
+                reset()
+                if error.http_status == 403 and not refreshed:
+                    refreshed = True
+                    self.log.warning("Export host refused the URL (%s); fetching a fresh one", error)
+                    url = self._completed_generation(generation_id)["exportUrl"]
+                    continue
+                delay = policy.delay(_EXPORT_REQUEST, attempt, error)
+                if delay is None:
+                    raise GammaExportError(
+                        f"Downloading the export of generation {generation_id} failed after {attempt} "
+                        f"attempt(s); nothing was landed. Last error: {error}",
+                        http_status=error.http_status,
+                    ) from error
+                self.log.warning("%s; attempt %d, retrying in %.1f s", error, attempt, delay)
+                time.sleep(delay)
+            except BaseException:
+                reset()
+                raise
+
+    # --- lineage ----------------------------------------------------------------------------------
+
+    def _emit_lineage(
+        self,
+        context: Context,
+        landed: list[LandedObject],
+        generation_id: str,
+        generation: Generation | None,
+    ) -> None:
+        uris = [item["uri"] for item in landed]
+        extra: dict[str, Any] = {
+            "uris": uris,
+            "generation_id": generation_id,
+            "gamma_url": generation.get("gammaUrl") if generation else None,
+        }
+        outlet_events: Any = context["outlet_events"]
+        for outlet in self.outlets or ():
+            if isinstance(outlet, AssetAlias):
+                for uri in uris:
+                    outlet_events[outlet].add(Asset(uri), extra=extra)
+            elif isinstance(outlet, Asset):
+                outlet_events[outlet].extra.update(extra)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage outputs: one dataset per landed object (needs the OpenLineage provider)."""
+        try:
+            from airflow.providers.common.compat.openlineage.facet import Dataset
+            from airflow.providers.openlineage.extractors import OperatorLineage
+        except ImportError:
+            return None
+        outputs = [Dataset(*landing.openlineage_name(path)) for path in self._landed_paths]
+        return OperatorLineage(outputs=outputs)
+
+
+def _base_name(generation: Generation) -> str:
+    return generation.get("gammaId") or generation["generationId"]
+
+
+def _suffix_from_url(url: str) -> str | None:
+    suffix = posixpath.splitext(urlsplit(url).path)[1].lower()
+    return suffix if suffix in landing.CONTENT_TYPES_BY_SUFFIX else None
+
+
+def _content_type(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("Content-Type")
+    if not value or value.split(";")[0].strip().lower() in (
+        "application/octet-stream",
+        "binary/octet-stream",
+    ):
+        return None
+    return value
+
+
+def _suffix_from_headers(headers: Mapping[str, str]) -> str | None:
+    disposition = headers.get("Content-Disposition") or ""
+    for part in disposition.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "filename":
+            suffix = posixpath.splitext(value.strip().strip('"'))[1].lower()
+            if suffix in landing.CONTENT_TYPES_BY_SUFFIX:
+                return suffix
+    content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    return landing.SUFFIXES_BY_CONTENT_TYPE.get(content_type)
+
+
+def _existing_cards(folder: ObjectStoragePath) -> list[ObjectStoragePath]:
+    """The ``card-NN.png`` objects in ``folder``, in card order."""
+    cards: list[ObjectStoragePath] = []
+    number = 1
+    while True:
+        for name in (f"card-{number:02d}.png", f"card-{number:03d}.png"):
+            path = folder / name
+            if path.exists():
+                cards.append(path)
+                break
+        else:
+            return cards
+        number += 1
