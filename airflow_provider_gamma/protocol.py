@@ -410,6 +410,70 @@ def poll_delay(interval: float, rate_limit: RateLimit | None) -> float:
     return interval
 
 
+class RateBudget:
+    """One process's share of Gamma's rate limits for one API key, spent by every poller of that key.
+
+    Gamma reports what is left of each window (``x-ratelimit-remaining-burst``, ``-remaining``,
+    ``-remaining-daily``) on every answer; that count is the one signal all processes using a key
+    share. Each request takes a ticket. The budget is the smallest ``remaining`` of the newest answer,
+    less a reserve of each window's limit and less the tickets issued since that answer's request left,
+    so requests still in flight are counted before their answers arrive. When it is spent, one probe
+    per ``probe_interval`` goes out to learn whether the window has refilled, and the other pollers wait.
+    A 429 pauses everybody for its ``Retry-After``.
+
+    :param reserve: fraction of each window's limit left unspent, for other clients of the same key.
+    :param probe_interval: seconds between probes while the budget is spent.
+    """
+
+    def __init__(self, *, reserve: float = 0.05, probe_interval: float = 1.0) -> None:
+        self.reserve = reserve
+        self.probe_interval = probe_interval
+        self._allowance: float = math.inf
+        self._issued = 0
+        self._newest_seen = -1
+        self._paused_until = -math.inf
+        self._next_probe = -math.inf
+
+    def acquire(self, now: float) -> tuple[int, float]:
+        """``(ticket, 0.0)`` when a request may go now, else ``(-1, seconds to wait before asking again)``."""
+        if now < self._paused_until:
+            return -1, self._paused_until - now
+        if self._allowance < 1:
+            if now < self._next_probe:
+                return -1, self._next_probe - now
+            self._next_probe = now + self.probe_interval
+        self._allowance -= 1
+        ticket = self._issued
+        self._issued += 1
+        return ticket, 0.0
+
+    def observe(self, ticket: int, rate_limit: RateLimit) -> None:
+        """Learn from the answer to ``ticket``; answers older than one already seen teach nothing."""
+        if ticket <= self._newest_seen:
+            return
+        self._newest_seen = ticket
+        windows = (
+            (rate_limit.remaining_burst, rate_limit.limit_burst),
+            (rate_limit.remaining_hourly, rate_limit.limit_hourly),
+            (rate_limit.remaining_daily, rate_limit.limit_daily),
+        )
+        allowance = math.inf
+        for remaining, limit in windows:
+            if remaining is not None:
+                floor = max(1.0, self.reserve * limit) if limit else 1.0
+                allowance = min(allowance, remaining - floor)
+        in_flight = self._issued - ticket - 1
+        self._allowance = allowance - in_flight
+
+    def pause(self, seconds: float, now: float) -> None:
+        """Send nothing for ``seconds`` (Gamma answered 429)."""
+        self._paused_until = max(self._paused_until, now + seconds)
+
+    @property
+    def spent(self) -> bool:
+        return self._allowance < 1
+
+
 @dataclass(frozen=True)
 class Retry:
     """The outcome of one attempt was a transient failure: wait ``delay`` seconds and send again."""

@@ -238,3 +238,44 @@ def test_transport_error_text_hides_signed_url_query():
     )
     assert "signature" not in str(error)
     assert "x.test/e.pdf?..." in str(error)
+
+
+def test_rate_budget_spends_what_gamma_reports_less_a_reserve_and_in_flight_requests():
+    budget = protocol.RateBudget(reserve=0.1, probe_interval=1.0)
+    tickets = [budget.acquire(0.0) for _ in range(3)]  # nothing known yet: requests go
+    assert [wait for _, wait in tickets] == [0.0, 0.0, 0.0]
+    # the answer to the first request: 15 of 100 left; reserve 10; 2 more already in flight -> 3 may go
+    budget.observe(tickets[0][0], protocol.RateLimit(remaining_burst=15, limit_burst=100))
+    assert [budget.acquire(0.1)[1] for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert budget.spent
+    assert budget.acquire(0.1) == (6, 0.0)  # spent: one probe goes, to learn whether the window refilled
+    assert budget.acquire(0.5) == (-1, pytest.approx(0.6))  # the others wait for the next probe slot
+
+
+def test_rate_budget_probes_once_per_interval_while_spent_and_recovers_on_refill():
+    budget = protocol.RateBudget(reserve=0.0, probe_interval=2.0)
+    first, _ = budget.acquire(0.0)
+    budget.observe(first, protocol.RateLimit(remaining_burst=0, limit_burst=50))
+    probe, wait = budget.acquire(1.0)
+    assert (probe, wait) == (1, 0.0)
+    assert budget.acquire(1.5) == (-1, 1.5)
+    budget.observe(probe, protocol.RateLimit(remaining_burst=50, limit_burst=50))
+    assert budget.acquire(1.6)[1] == 0.0
+    assert not budget.spent
+
+
+def test_rate_budget_ignores_stale_answers_and_takes_the_tightest_window():
+    budget = protocol.RateBudget(reserve=0.0)
+    old, _ = budget.acquire(0.0)
+    new, _ = budget.acquire(0.0)
+    budget.observe(new, protocol.RateLimit(remaining_burst=500, remaining_hourly=3, limit_hourly=40000))
+    budget.observe(old, protocol.RateLimit(remaining_burst=9999))  # older answer arriving late
+    assert [budget.acquire(0.0)[1] for _ in range(2)] == [0.0, 0.0]  # hourly: 3 left - 1 floor = 2
+    assert budget.spent
+
+
+def test_rate_budget_pause_holds_everyone():
+    budget = protocol.RateBudget()
+    budget.pause(5.0, now=10.0)
+    assert budget.acquire(12.0) == (-1, 3.0)
+    assert budget.acquire(15.0)[1] == 0.0

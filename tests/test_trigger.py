@@ -191,3 +191,25 @@ async def test_missing_connection_key_is_an_error_event(monkeypatch):
     [event] = await events_of(GammaGenerationTrigger("gen_1"))
     assert event.payload["status"] == "error"
     assert "no API key" in event.payload["message"]
+
+
+async def test_triggers_of_one_process_share_one_rate_budget_and_never_hit_429(monkeypatch):
+    from airflow_provider_gamma import protocol
+    from airflow_provider_gamma.testing import GammaEmulator
+
+    # 30 generations polled every 0.1 s would need 300 requests/s; Gamma (here) allows 40 per 2 s.
+    # Gamma's own "slow to 15 s below 100 left" rule is switched off to test the shared budget alone.
+    monkeypatch.setattr(protocol, "LOW_BURST_REMAINING", 0)
+    with GammaEmulator(burst_limit=40, burst_window_seconds=2.0, generation_seconds=4.0) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_GAMMA_TIGHT", emu.connection_uri())
+        hook = GammaHook("gamma_tight")
+        ids = [hook.create_generation(f"deck {i}") for i in range(30)]
+        await asyncio.sleep(2.1)  # a fresh burst window for the pollers
+        triggers = [
+            GammaGenerationTrigger(i, "gamma_tight", poll_interval=0.1, end_time=time.time() + 40)
+            for i in ids
+        ]
+        results = await asyncio.gather(*(events_of(t, limit=45) for t in triggers))
+        statuses = [r.status for r in emu.requests if r.path.startswith(POLLS)]
+    assert [events[0].payload["status"] for events in results] == ["success"] * 30
+    assert 429 not in statuses

@@ -39,6 +39,7 @@ from airflow_provider_gamma.protocol import (
     Folder,
     Generation,
     GenerationCreated,
+    RateBudget,
     RateLimit,
     RetryPolicy,
     Theme,
@@ -217,12 +218,21 @@ class GammaHook(BaseHook):
         if shared is None:
             async with self.async_session():
                 return await self._acall(request)
+        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             attempt += 1
+            ticket, wait = shared.budget.acquire(loop.time())
+            while wait > 0:
+                await asyncio.sleep(wait)
+                ticket, wait = shared.budget.acquire(loop.time())
             outcome = await self._asend(shared.session, request)
             if isinstance(outcome, ApiResponse):
                 self.rate_limit = shared.rate_limit = outcome.rate_limit
+                shared.budget.observe(ticket, outcome.rate_limit)
+                if outcome.status == 429:
+                    pause = protocol.parse_retry_after(outcome.headers.get("Retry-After"))
+                    shared.budget.pause(pause or self.retry_policy.rate_limit_backoff, loop.time())
             step = protocol.settle(request, outcome, attempt, self.retry_policy)
             if not isinstance(step, protocol.Retry):
                 return step
@@ -472,9 +482,12 @@ class GammaHook(BaseHook):
 
 @dataclass
 class _SharedSession:
+    """One event loop's client for one connection, with the rate budget all its users spend."""
+
     session: aiohttp.ClientSession
     users: int = 0
     rate_limit: RateLimit | None = None
+    budget: RateBudget = field(default_factory=RateBudget)
 
 
 def _new_client_session(settings: GammaSettings) -> aiohttp.ClientSession:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 XCOM_GENERATION_ID = "generation_id"
 XCOM_GAMMA_URL = "gamma_url"
+#: No Gamma generation completes in under ten seconds, so the trigger spends no poll before then.
+DEFAULT_FIRST_POLL_DELAY = 10.0
 #: task state store key (Airflow >= 3.3) under which a try leaves its generation id for the next try.
 STATE_GENERATION_ID = "gamma_generation_id"
 
@@ -55,11 +57,13 @@ def generation_failure(generation: Generation) -> GammaGenerationFailedError:
     )
 
 
-def _seconds(value: float | timedelta, name: str) -> float:
+def _seconds(value: float | timedelta, name: str, *, allow_zero: bool = False) -> float:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+    valid = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+    if not valid or seconds < 0 or (seconds == 0 and not allow_zero):
+        kind = "a non-negative" if allow_zero else "a positive"
         raise GammaParameterError(
-            f"Invalid Gamma parameter {name}={value!r}: must be a positive number of seconds"
+            f"Invalid Gamma parameter {name}={value!r}: must be {kind} number of seconds"
         )
     return float(seconds)
 
@@ -79,10 +83,12 @@ class _GammaGenerationOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float | timedelta = 5.0,
         timeout: float | timedelta = timedelta(minutes=30),
+        first_poll_delay: float | timedelta = DEFAULT_FIRST_POLL_DELAY,
         resubmit_failed: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.first_poll_delay = _seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
         self.gamma_conn_id = gamma_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -125,7 +131,7 @@ class _GammaGenerationOperator(BaseOperator):
                 gamma_conn_id=self.gamma_conn_id,
                 poll_interval=self.poll_interval,
                 end_time=deadline,
-                first_poll_delay=min(self.poll_interval, self.timeout),
+                first_poll_delay=min(self.first_poll_delay, self.timeout),
             ),
             method_name="execute_complete",
             kwargs={"warnings": generation.get("warnings")},
@@ -233,6 +239,8 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     :param poll_interval: seconds (or a timedelta) between status polls; Gamma recommends 5.
     :param timeout: how long to wait for the generation (seconds or timedelta; default 30 minutes),
         measured as an absolute deadline so a triggerer restart does not reset it.
+    :param first_poll_delay: seconds before the first status poll when deferred (default 10): no
+        generation completes sooner, so no request is spent before it can plausibly be done.
     :param resubmit_failed: when a generation fails, let a task retry submit (and pay for) a new one.
         Off by default: a failed generation fails the task without retries.
     """

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypedDict
@@ -135,7 +136,10 @@ class GammaGenerationTrigger(BaseTrigger):
                     return self._event(
                         "failed", f"Gamma generation {self.generation_id} failed: {reason}", generation
                     )
-                delay = protocol.poll_delay(self.poll_interval, hook.shared_rate_limit)
+                # +/-10 % keeps thousands of triggers started together from polling in lockstep.
+                delay = protocol.poll_delay(self.poll_interval, hook.shared_rate_limit) * random.uniform(
+                    0.9, 1.1
+                )
             if self._seconds_left() <= 0:
                 status = generation["status"] if generation else "unknown"
                 return self._event(

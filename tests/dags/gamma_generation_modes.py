@@ -22,6 +22,7 @@ for deferrable in (True, False):
             export_as="pdf",
             deferrable=deferrable,
             poll_interval=0.5,
+            first_poll_delay=0.5,
             params={"cards": 4},
         )
 
