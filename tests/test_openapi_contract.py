@@ -67,9 +67,11 @@ def validator(spec: dict[str, Any], schema: dict[str, Any], strict: bool) -> jso
 def operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
     for template, item in spec["paths"].items():
         parts, actual = template.strip("/").split("/"), path.strip("/").split("/")
-        if len(parts) == len(actual) and all(p == a or p.startswith("{") for p, a in zip(parts, actual, strict=True)):
-            if method.lower() in item:
-                return dict(item[method.lower()])
+        same_shape = len(parts) == len(actual) and all(
+            p == a or p.startswith("{") for p, a in zip(parts, actual, strict=True)
+        )
+        if same_shape and method.lower() in item:
+            return dict(item[method.lower()])
     raise AssertionError(f"{method} {path} is not in Gamma's OpenAPI document")
 
 
@@ -104,7 +106,12 @@ def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
         },
     )
     hook.create_generation_from_template(
-        "g_template", "Adapt", theme_id="t", folder_ids=["f"], export_as="png", image_options={"style": "clean"}
+        "g_template",
+        "Adapt",
+        theme_id="t",
+        folder_ids=["f"],
+        export_as="png",
+        image_options={"style": "clean"},
     )
     emu.fail_next_generation(message="boom")
     failed = hook.create_generation("x")
@@ -119,8 +126,12 @@ def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
     for recorded in list(emu.requests):
         url = f"{emu.base_url}{recorded.path}"
         if recorded.method == "GET":
-            answers.append((recorded.method, recorded.path, session.get(url, params=recorded.query, timeout=10)))
-    answers.append(("GET", "/v1.0/generations/missing", session.get(f"{emu.base_url}/v1.0/generations/missing")))
+            answers.append(
+                (recorded.method, recorded.path, session.get(url, params=recorded.query, timeout=10))
+            )
+    answers.append(
+        ("GET", "/v1.0/generations/missing", session.get(f"{emu.base_url}/v1.0/generations/missing"))
+    )
     bad = session.post(f"{emu.base_url}/v1.0/generations", json={"inputText": ""}, timeout=10)
     answers.append(("POST", "/v1.0/generations", bad))
     return answers
@@ -131,11 +142,15 @@ def test_every_request_body_the_hook_sends_matches_gammas_spec(spec, gamma_conne
     bodies = [
         r
         for r in gamma_connection.requests
-        if r.method == "POST" and r.json is not None and r.headers["user-agent"].startswith("airflow-provider-gamma/")
+        if r.method == "POST"
+        and r.json is not None
+        and r.headers["user-agent"].startswith("airflow-provider-gamma/")
     ]
     assert {r.path for r in bodies} >= {"/v1.0/generations", "/v1.0/generations/from-template"}
     for recorded in bodies:
-        schema = operation(spec, "POST", recorded.path)["requestBody"]["content"]["application/json"]["schema"]
+        schema = operation(spec, "POST", recorded.path)["requestBody"]["content"]["application/json"][
+            "schema"
+        ]
         errors = [e.message for e in validator(spec, schema, strict=True).iter_errors(recorded.json)]
         assert not errors, f"{recorded.path}: {errors}"
 
