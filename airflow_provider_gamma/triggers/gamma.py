@@ -82,6 +82,19 @@ class GammaGenerationTrigger(BaseTrigger):
             },
         )
 
+    async def on_kill(self) -> None:
+        """Called by Airflow >= 3.3 when a user marks the deferred task failed or success, or clears it.
+
+        Gamma's API has no way to cancel a generation, so the generation runs on (and is billed); this
+        says so in the triggerer log, with the id to find it by.
+        """
+        self.log.warning(
+            "Task killed while watching Gamma generation %s; Gamma cannot cancel a generation, so it "
+            "keeps running and is billed. Pick it up with GammaGenerationSensor(generation_id=%r).",
+            self.generation_id,
+            self.generation_id,
+        )
+
     def _event(self, status: EventStatus, message: str, generation: Generation | None = None) -> TriggerEvent:
         payload: GenerationEvent = {
             "status": status,
