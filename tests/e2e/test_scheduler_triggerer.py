@@ -1,0 +1,127 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""GammaGenerateOperator(deferrable=True) under a real scheduler, triggerer and LocalExecutor.
+
+Unlike ``dag.test()``, which runs the trigger inline, here the task really goes through the triggerer:
+the trigger is serialized into the metadata DB, run by the triggerer process, and the task resumes on
+a worker from the trigger's event. The second test kills the triggerer mid-poll (SIGKILL to all of its
+processes) and checks that a new triggerer finishes the same generation without a second POST.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from airflow_provider_gamma.testing.airflow_cluster import AirflowCluster
+from airflow_provider_gamma.testing.emulator import GammaEmulator
+from airflow_provider_gamma.testing.state import RecordedRequest
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "gamma_e2e_deferrable"
+TASK_ID = "generate"
+GENERATIONS = "/v1.0/generations"
+
+
+def posts_for(emulator: GammaEmulator, run_id: str) -> list[RecordedRequest]:
+    """The generation POSTs of one DAG run (the DAG puts the run id into ``inputText``)."""
+    return [
+        request
+        for request in emulator.requests
+        if request.method == "POST"
+        and request.path == GENERATIONS
+        and run_id in str((request.json or {}).get("inputText", ""))
+    ]
+
+
+def polls_of(emulator: GammaEmulator, generation_id: str) -> list[RecordedRequest]:
+    """The status polls (``GET /v1.0/generations/<id>``) of one generation."""
+    return [
+        request
+        for request in emulator.requests
+        if request.method == "GET" and request.path == f"{GENERATIONS}/{generation_id}"
+    ]
+
+
+def wait_for_polls(emulator: GammaEmulator, generation_id: str, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(polls_of(emulator, generation_id)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} polls of {generation_id} in {timeout} s"
+        time.sleep(0.1)
+
+
+def test_deferred_in_the_triggerer_then_success(
+    airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator
+) -> None:
+    posts_before = e2e_emulator.post_count()
+
+    run_id = airflow_cluster.trigger_dag(DAG_ID)
+    seen = airflow_cluster.wait_for_task_state(DAG_ID, run_id, TASK_ID, "success", timeout=90)
+
+    assert "deferred" in seen, seen
+    assert seen.index("deferred") < seen.index("success"), seen
+    assert airflow_cluster.wait_for_dag_run(DAG_ID, run_id, timeout=30) == "success"
+
+    generation_id = airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "generation_id")
+    generation = e2e_emulator.generations[generation_id]
+    assert generation.status == "completed"
+    assert generation.gamma_url
+    assert airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "gamma_url") == generation.gamma_url
+    assert airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "_link_GammaGenerationLink") == generation.gamma_url
+
+    assert len(posts_for(e2e_emulator, run_id)) == 1
+    assert e2e_emulator.post_count() - posts_before == 1
+    # The polls came from the trigger (the operator itself only POSTs before deferring).
+    assert polls_of(e2e_emulator, generation_id)
+    assert airflow_cluster.task_instance(DAG_ID, run_id, TASK_ID)["try_number"] == 1
+
+
+def test_triggerer_killed_mid_poll_new_triggerer_finishes_the_same_generation(
+    airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator
+) -> None:
+    posts_before = e2e_emulator.post_count()
+    # A longer generation, so that it is still pending when the replacement triggerer takes over.
+    generation_seconds = 25.0
+    run_id = airflow_cluster.trigger_dag(
+        DAG_ID, conf={"marker": f"[[emulator:seconds={generation_seconds}]]"}
+    )
+
+    airflow_cluster.wait_for_task_state(DAG_ID, run_id, TASK_ID, "deferred", timeout=60)
+    generation_id = airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "generation_id")
+    wait_for_polls(e2e_emulator, generation_id, 2, timeout=30)  # the triggerer is polling it
+
+    old_pid = airflow_cluster.pid("triggerer")
+    airflow_cluster.kill("triggerer", signal.SIGKILL)
+    killed_at = time.time()
+    assert airflow_cluster.task_state(DAG_ID, run_id, TASK_ID) == "deferred"
+
+    # With its whole process tree gone nothing polls any more (a surviving trigger runner would,
+    # every second).
+    time.sleep(3)
+    assert [p for p in polls_of(e2e_emulator, generation_id) if p.time > killed_at + 0.5] == []
+
+    restarted_at = time.time()
+    new_pid = airflow_cluster.restart("triggerer")
+    assert new_pid != old_pid
+    seen = airflow_cluster.wait_for_task_state(DAG_ID, run_id, TASK_ID, "success", timeout=90)
+    assert airflow_cluster.wait_for_dag_run(DAG_ID, run_id, timeout=30) == "success"
+
+    # The new triggerer picked the trigger up and polled the same generation while it was pending.
+    generation = e2e_emulator.generations[generation_id]
+    new_polls = [p for p in polls_of(e2e_emulator, generation_id) if p.time > restarted_at]
+    assert new_polls, "the new triggerer never polled the generation"
+    assert new_polls[0].time < generation.created_at + generation_seconds, (
+        "the generation was already complete when the new triggerer first polled it"
+    )
+    assert generation.status == "completed"
+    assert airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "gamma_url") == generation.gamma_url
+    assert airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "_link_GammaGenerationLink") == generation.gamma_url
+
+    # Still exactly one POST: the task was resumed from the trigger, not re-run.
+    assert len(posts_for(e2e_emulator, run_id)) == 1
+    assert e2e_emulator.post_count() - posts_before == 1
+    assert airflow_cluster.task_instance(DAG_ID, run_id, TASK_ID)["try_number"] == 1
+    assert "failed" not in seen, seen
+    assert "up_for_retry" not in seen, seen
