@@ -3,27 +3,10 @@
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
-
 from airflow.sdk import DAG
 
 from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
 
-
-def _accepts(operator: type, keyword: str) -> bool:
-    return any(
-        keyword in inspect.signature(cls.__init__).parameters
-        for cls in operator.__mro__
-        if "__init__" in vars(cls)
-    )
-
-
-# Poll fast, so the tests wait seconds: the first poll too, where the operator lets us choose it
-# (its default waits 10 s before the first poll of a deferred generation).
-FAST: dict[str, Any] = {"poll_interval": 1}
-if _accepts(GammaGenerateOperator, "first_poll_delay"):
-    FAST["first_poll_delay"] = 1
 
 with DAG(dag_id="gamma_e2e_deferrable", schedule=None, catchup=False, tags=["e2e"]):
     GammaGenerateOperator(
@@ -35,5 +18,6 @@ with DAG(dag_id="gamma_e2e_deferrable", schedule=None, catchup=False, tags=["e2e
         deferrable=True,
         timeout=300,
         retries=0,
-        **FAST,
+        poll_interval=1,
+        first_poll_delay=1,  # the default (10 s) would make the test wait
     )
