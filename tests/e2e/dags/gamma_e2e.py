@@ -7,7 +7,6 @@ from airflow.sdk import DAG
 
 from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
 
-
 with DAG(dag_id="gamma_e2e_deferrable", schedule=None, catchup=False, tags=["e2e"]):
     GammaGenerateOperator(
         task_id="generate",
