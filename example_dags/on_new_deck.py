@@ -40,9 +40,10 @@ def on_new_deck() -> None:
     @task
     def pick_up_decks(triggering_asset_events: Any = None, params: Any = None) -> list[dict[str, Any]]:
         """The decks this run was triggered for, each checked to exist, with its size."""
+        events = triggering_asset_events[WEEKLY_DECK] if triggering_asset_events else []
         decks = [
             {"uri": uri, "gamma_url": event.extra.get("gamma_url"), "generated_by": event.source_dag_id}
-            for event in (triggering_asset_events or {}).get(WEEKLY_DECK, [])
+            for event in events
             for uri in event.extra.get("uris", [])
         ]
         if not decks:  # a manual run
