@@ -96,6 +96,7 @@ def test_deferrable_posts_once_pushes_the_id_and_defers_with_an_absolute_deadlin
     trigger = caught.value.trigger
     assert isinstance(trigger, GammaGenerationTrigger)
     generation_id = ctx["ti"].xcoms["generation_id"]
+    assert ctx["ti"].xcoms["gamma_url"] == ""  # the link resolves quietly while deferred
     assert trigger.generation_id == generation_id
     assert trigger.poll_interval == 7
     assert before + 600 <= trigger.end_time <= time.time() + 600

@@ -88,6 +88,13 @@ class _GammaGenerationOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        for name, flag in (
+            ("wait_for_completion", wait_for_completion),
+            ("deferrable", deferrable),
+            ("resubmit_failed", resubmit_failed),
+        ):
+            if not isinstance(flag, bool):  # a string such as "False" would be truthy
+                raise GammaParameterError(f"Invalid Gamma parameter {name}={flag!r}: must be True or False")
         self.first_poll_delay = _seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
         self.gamma_conn_id = gamma_conn_id
         self.wait_for_completion = wait_for_completion
@@ -117,6 +124,9 @@ class _GammaGenerationOperator(BaseOperator):
                 generation["warnings"] = created["warnings"]
         generation_id = generation["generationId"]
         context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=generation_id)
+        # Airflow resolves the link whenever the task stops, deferring included; until Gamma reports
+        # the gamma's URL it is empty, rather than an error about a missing XCom in every task log.
+        context["ti"].xcom_push(key=XCOM_GAMMA_URL, value=generation.get("gammaUrl", ""))
         if generation["status"] == "completed" or not self.wait_for_completion:
             return self._finish(context, generation)
         deadline = time.time() + self.timeout
