@@ -23,6 +23,7 @@ from airflow_provider_gamma.exceptions import GammaError, GammaExportError, Gamm
 from airflow_provider_gamma.hooks.gamma import ExportDownload, GammaHook
 from airflow_provider_gamma.landing import LandedObject, StagedObject, UnpackLimits
 from airflow_provider_gamma.operators.gamma import generation_failure
+from airflow_provider_gamma.parameters import is_unresolved
 from airflow_provider_gamma.protocol import ApiRequest, Generation, RetryPolicy
 
 if TYPE_CHECKING:
@@ -111,6 +112,17 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 f"Invalid Gamma parameter unpack_png={unpack_png!r}: must be True or False"
             )
         landing.validate_dest(dest, "dest")
+        literal = not is_unresolved(generation_id) and not isinstance(generation_id, Mapping)
+        if literal and (not isinstance(generation_id, str) or not generation_id.strip()):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter generation_id={generation_id!r}: must be a generation id or the "
+                "dict GammaGenerateOperator returns"
+            )
+        if download_retry_policy is not None and not isinstance(download_retry_policy, RetryPolicy):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter download_retry_policy={download_retry_policy!r}: must be a "
+                "RetryPolicy (airflow_provider_gamma.protocol) or None"
+            )
         self.generation_id = generation_id
         self.dest = dest
         self.dest_conn_id = dest_conn_id

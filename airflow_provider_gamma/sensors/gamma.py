@@ -13,9 +13,10 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_gamma._compat import AirflowSensorTimeout, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
-from airflow_provider_gamma.exceptions import GammaError
+from airflow_provider_gamma.exceptions import GammaError, GammaParameterError
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.operators.gamma import generation_failure
+from airflow_provider_gamma.parameters import is_unresolved
 from airflow_provider_gamma.protocol import Generation
 from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES, GammaGenerationTrigger
 
@@ -49,6 +50,13 @@ class GammaGenerationSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
+        if not is_unresolved(generation_id) and (
+            not isinstance(generation_id, str) or not generation_id.strip()
+        ):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter generation_id={generation_id!r}: must be a non-empty string (a "
+                "generation id), or a template or XComArg that renders to one"
+            )
         self.generation_id = generation_id
         self.gamma_conn_id = gamma_conn_id
         self.deferrable = deferrable
