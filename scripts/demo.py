@@ -50,8 +50,6 @@ SHOW = [
     (re.compile(r"\]\s+Landed (\S+) \((\d+) bytes"), "  landed {0} ({1} bytes)"),
     (re.compile(r"\[(?:error|ERROR)\s*\]\s*(.*)"), "  ! {0}"),
 ]
-# Known-harmless error lines (the "View in Gamma" link is looked up before the URL exists).
-QUIET = [re.compile(r"XCom not found.*gamma_url")]
 END_TASK = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
 GAMMA_URL = re.compile(r"This week's deck in Gamma: (\S+)")
 LANDED = re.compile(r"Deck landed at (\S+) \(")
@@ -133,8 +131,6 @@ def run_dag(env: dict[str, str], logical_date: str, progress: Progress, log: deq
                     say(f"  ✗ {match.group(1)} failed")
                     break
                 say(f"  ✓ {match.group(1)}")
-                continue
-            if any(pattern.search(line) for pattern in QUIET):
                 continue
             for pattern, template in SHOW:
                 if match := pattern.search(line):
