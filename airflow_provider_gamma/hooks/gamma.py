@@ -421,7 +421,7 @@ class GammaHook(BaseHook):
             raise GammaExportError(
                 f"refusing to download a non-http(s) export URL: {url.split('?', maxsplit=1)[0]!r}"
             )
-        session = requests.Session()
+        session = _NoCredentialsSession()
         session.headers["User-Agent"] = USER_AGENT
         # The bytes as stored: Content-Length then counts what we write, and the sha256 is the file's.
         session.headers["Accept-Encoding"] = "identity"
@@ -507,6 +507,14 @@ def _reached_server(error: requests.RequestException) -> bool:
         reason = getattr(error.args[0], "reason", None) if error.args else None
         return not isinstance(reason, urllib3.exceptions.NewConnectionError)
     return True
+
+
+class _NoCredentialsSession(requests.Session):
+    """A session that sends no credentials after a redirect either: ``requests`` would otherwise add
+    ``~/.netrc`` credentials for the redirect's target host (``Session.rebuild_auth``)."""
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        prepared_request.headers.pop("Authorization", None)
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
