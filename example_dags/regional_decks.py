@@ -40,9 +40,11 @@ REGIONS = ["North", "South", "East", "West"]
 )
 def regional_decks() -> None:
     @task
-    def plan_decks(ds: str | None = None) -> list[dict[str, Any]]:
+    def plan_decks(dag_run: Any = None) -> list[dict[str, Any]]:
         """One entry per region: what to generate and where it lands. Runs at run time, so it may read
         Variables (or query a warehouse) freely."""
+        # A run triggered by hand has no logical date in Airflow 3; it still has run_after.
+        ds = (dag_run.logical_date or dag_run.run_after).date().isoformat()
         root = (
             Variable.get("gamma_decks_dest", default=None) or os.environ.get("GAMMA_DECKS_DEST") or LOCAL_DEST
         )

@@ -70,7 +70,7 @@ def template_deck() -> None:
         task_id="land_pdf",
         gamma_conn_id=GAMMA_CONN_ID,
         generation_id=generate.output,
-        dest="{{ decks_root() }}/{{ ds }}/monthly-update.pdf",
+        dest="{{ decks_root() }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/monthly-update.pdf",
         dest_conn_id=DEST_CONN_ID,
         if_exists="overwrite",
     )

@@ -150,7 +150,7 @@ def weekly_report_deck() -> None:
         task_id="land_deck",
         gamma_conn_id=GAMMA_CONN_ID,
         generation_id=generate.output,  # the generation Gamma returned
-        dest="{{ decks_root() }}/{{ ds }}/weekly-report.pptx",
+        dest="{{ decks_root() }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/weekly-report.pptx",
         dest_conn_id=DEST_CONN_ID,
         if_exists="overwrite",  # a re-run of the same week replaces its deck
         outlets=[WEEKLY_DECK],  # the asset event's extra: {"uris", "generation_id", "gamma_url"}
