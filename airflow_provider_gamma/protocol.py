@@ -415,11 +415,12 @@ class RateBudget:
 
     Gamma reports what is left of each window (``x-ratelimit-remaining-burst``, ``-remaining``,
     ``-remaining-daily``) on every answer; that count is the one signal all processes using a key
-    share. Each request takes a ticket. The budget is the smallest ``remaining`` of the newest answer,
-    less a reserve of each window's limit and less the tickets issued since that answer's request left,
-    so requests still in flight are counted before their answers arrive. When it is spent, one probe
-    per ``probe_interval`` goes out to learn whether the window has refilled, and the other pollers wait.
-    A 429 pauses everybody for its ``Retry-After``.
+    share. Each request takes a ticket and gives it back with its answer (:meth:`observe`) or without
+    one (:meth:`release`). The budget is the smallest ``remaining`` of the newest answer, less a reserve
+    of each window's limit and less every request still in flight (Gamma may or may not have counted
+    those yet, so they are assumed spent). When it is spent, one probe per ``probe_interval`` goes out
+    to learn whether the window has refilled, and the other pollers wait. A 429 pauses everybody for
+    its ``Retry-After``.
 
     :param reserve: fraction of each window's limit left unspent, for other clients of the same key.
     :param probe_interval: seconds between probes while the budget is spent.
@@ -430,6 +431,7 @@ class RateBudget:
         self.probe_interval = probe_interval
         self._allowance: float = math.inf
         self._issued = 0
+        self._in_flight = 0
         self._newest_seen = -1
         self._paused_until = -math.inf
         self._next_probe = -math.inf
@@ -443,12 +445,18 @@ class RateBudget:
                 return -1, self._next_probe - now
             self._next_probe = now + self.probe_interval
         self._allowance -= 1
+        self._in_flight += 1
         ticket = self._issued
         self._issued += 1
         return ticket, 0.0
 
+    def release(self, ticket: int) -> None:
+        """The request of ``ticket`` ended without an answer (network failure)."""
+        self._in_flight -= 1
+
     def observe(self, ticket: int, rate_limit: RateLimit) -> None:
-        """Learn from the answer to ``ticket``; answers older than one already seen teach nothing."""
+        """Learn from the answer to ``ticket``; an answer older than one already seen only frees its slot."""
+        self._in_flight -= 1
         if ticket <= self._newest_seen:
             return
         self._newest_seen = ticket
@@ -462,8 +470,7 @@ class RateBudget:
             if remaining is not None:
                 floor = max(1.0, self.reserve * limit) if limit else 1.0
                 allowance = min(allowance, remaining - floor)
-        in_flight = self._issued - ticket - 1
-        self._allowance = allowance - in_flight
+        self._allowance = allowance - self._in_flight
 
     def pause(self, seconds: float, now: float) -> None:
         """Send nothing for ``seconds`` (Gamma answered 429)."""

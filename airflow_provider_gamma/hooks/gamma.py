@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -224,10 +225,13 @@ class GammaHook(BaseHook):
             attempt += 1
             ticket, wait = shared.budget.acquire(loop.time())
             while wait > 0:
-                await asyncio.sleep(wait)
+                # Spread the waiters over a second past the slot, so they do not all wake at once.
+                await asyncio.sleep(wait + random.random())
                 ticket, wait = shared.budget.acquire(loop.time())
             outcome = await self._asend(shared.session, request)
-            if isinstance(outcome, ApiResponse):
+            if not isinstance(outcome, ApiResponse):
+                shared.budget.release(ticket)
+            else:
                 self.rate_limit = shared.rate_limit = outcome.rate_limit
                 shared.budget.observe(ticket, outcome.rate_limit)
                 if outcome.status == 429:
