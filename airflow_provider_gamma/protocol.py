@@ -8,7 +8,6 @@ an exception, how fast to poll) is written once.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
 import random
@@ -231,6 +230,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):

@@ -12,9 +12,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-import aiohttp
 import requests
 import urllib3
 from airflow.sdk import BaseHook
@@ -45,6 +44,9 @@ from airflow_provider_gamma.protocol import (
     RetryPolicy,
     Theme,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
 
 EXPORT_CHUNK_SIZE = 1024 * 1024
 
@@ -204,6 +206,8 @@ class GammaHook(BaseHook):
     async def _asend(
         self, session: aiohttp.ClientSession, request: ApiRequest
     ) -> ApiResponse | GammaTransportError:
+        import aiohttp  # imported here: DAG files that import the operators never pay for it
+
         settings = await self.aget_settings()
         try:
             async with session.request(
@@ -495,6 +499,8 @@ class _SharedSession:
 
 
 def _new_client_session(settings: GammaSettings) -> aiohttp.ClientSession:
+    import aiohttp
+
     return aiohttp.ClientSession(
         headers=protocol.request_headers(settings.api_key, settings.user_agent),
         timeout=aiohttp.ClientTimeout(total=settings.timeout),

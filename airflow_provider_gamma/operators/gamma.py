@@ -22,7 +22,6 @@ from airflow_provider_gamma.exceptions import (
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.protocol import Generation, GenerationCreated
-from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES, GammaGenerationTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -135,6 +134,8 @@ class _GammaGenerationOperator(BaseOperator):
                 generation_id, poll_interval=self.poll_interval, deadline=deadline
             )
             return self._finish(context, {**generation, **final})
+        from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
+
         self.defer(
             trigger=GammaGenerationTrigger(
                 generation_id=generation_id,
@@ -177,6 +178,8 @@ class _GammaGenerationOperator(BaseOperator):
         self, context: Context, event: Mapping[str, Any] | None = None, warnings: str | None = None
     ) -> Generation:
         """Resume after the trigger fired: check the event (it crossed a process boundary) and finish."""
+        from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES
+
         if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
             raise GammaError(f"Unexpected event from GammaGenerationTrigger: {event!r}")
         generation_id = str(event.get("generation_id"))

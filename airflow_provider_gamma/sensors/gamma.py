@@ -18,7 +18,6 @@ from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.operators.gamma import generation_failure
 from airflow_provider_gamma.parameters import is_unresolved
 from airflow_provider_gamma.protocol import Generation
-from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES, GammaGenerationTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -78,6 +77,8 @@ class GammaGenerationSensor(BaseSensorOperator):
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
+        from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
+
         self.defer(
             trigger=GammaGenerationTrigger(
                 generation_id=self.generation_id,
@@ -92,6 +93,8 @@ class GammaGenerationSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Generation:
         """Resume after the trigger fired; ``soft_fail`` turns a failure into a skip."""
+        from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES
+
         if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
             raise GammaError(f"Unexpected event from GammaGenerationTrigger: {event!r}")
         generation: Generation | None = event.get("generation")
