@@ -1,0 +1,279 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""Bad arguments to the operators, the sensor and the export operator fail when the DAG file is parsed,
+with one clear error naming the argument and what is allowed; bad connections fail the task at once,
+naming the connection and the field, without the key. (tests/test_parameters.py covers the request
+body itself; this is the layer users touch.)"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_gamma._compat import AirflowFailException
+
+HEADER = """\
+from airflow.sdk import DAG
+from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator as Export
+from airflow_provider_gamma.operators.gamma import GammaGenerateFromTemplateOperator as Template
+from airflow_provider_gamma.operators.gamma import GammaGenerateOperator as Generate
+from airflow_provider_gamma.protocol import RetryPolicy
+from airflow_provider_gamma.sensors.gamma import GammaGenerationSensor as Sensor
+
+with DAG("bad_{case}", schedule=None):
+    {call}
+"""
+
+G = 'Generate(task_id="t", input_text="Weekly numbers", {})'
+T = 'Template(task_id="t", gamma_id="g_tpl", prompt="Adapt it", {})'
+E = 'Export(task_id="t", generation_id="gen_1", dest="/tmp/deck.pdf", {})'
+S = 'Sensor(task_id="t", generation_id="gen_1", {})'
+
+# case id: (call, the argument named, what the message says is allowed)
+CASES: dict[str, tuple[str, str, str]] = {
+    "text_mode_wrong_enum": (G.format('text_mode="Generate"'), "text_mode", "did you mean 'generate'"),
+    "format_wrong_enum": (G.format('format="slides"'), "format", "presentation, document, social, webpage"),
+    "num_cards_zero": (G.format("num_cards=0"), "num_cards", "1 to 75"),
+    "num_cards_too_many": (G.format("num_cards=80"), "num_cards", "1 to 75"),
+    "num_cards_wrong_type": (G.format('num_cards="ten"'), "num_cards", "whole number"),
+    "card_split_wrong_enum": (G.format('card_split="manual"'), "card_split", "auto, inputTextBreaks"),
+    "export_as_wrong_enum": (G.format('export_as="docx"'), "export_as", "pdf, pptx, png"),
+    "input_text_empty": ('Generate(task_id="t", input_text="")', "input_text", "1 to 400,000 characters"),
+    "input_text_wrong_type": ('Generate(task_id="t", input_text=42)', "input_text", "must be a string"),
+    "text_options_unknown_key": (
+        G.format('text_options={"amout": "brief"}'),
+        "text_options",
+        "did you mean 'amount'",
+    ),
+    "text_options_wrong_type": (G.format('text_options="brief"'), "text_options", "must be a dict"),
+    "text_options_wrong_enum": (
+        G.format('text_options={"amount": "huge"}'),
+        "text_options.amount",
+        "brief, medium, detailed, extensive",
+    ),
+    "image_options_wrong_enum": (
+        G.format('image_options={"source": "unsplash"}'),
+        "image_options.source",
+        "aiGenerated",
+    ),
+    "card_options_wrong_dimensions": (
+        G.format('card_options={"dimensions": "16:9"}'),
+        "card_options.dimensions",
+        "16x9",
+    ),
+    "sharing_options_wrong_enum": (
+        G.format('sharing_options={"externalAccess": "fullAccess"}'),
+        "sharing_options.externalAccess",
+        "noAccess, view",
+    ),
+    "folder_ids_too_many": (G.format("folder_ids=[f'f{i}' for i in range(11)]"), "folder_ids", "at most 10"),
+    "additional_instructions_too_long": (
+        G.format('additional_instructions="x" * 5001'),
+        "additional_instructions",
+        "5,000",
+    ),
+    "extra_body_wrong_type": (G.format('extra_body=["x"]'), "extra_body", "dict"),
+    "poll_interval_zero": (G.format("poll_interval=0"), "poll_interval", "positive number of seconds"),
+    "poll_interval_wrong_type": (
+        G.format('poll_interval="fast"'),
+        "poll_interval",
+        "positive number of seconds",
+    ),
+    "timeout_negative": (G.format("timeout=-5"), "timeout", "positive number of seconds"),
+    "first_poll_delay_negative": (G.format("first_poll_delay=-1"), "first_poll_delay", "non-negative number"),
+    "resubmit_failed_string": (G.format('resubmit_failed="False"'), "resubmit_failed", "True or False"),
+    "wait_for_completion_string": (
+        G.format('wait_for_completion="no"'),
+        "wait_for_completion",
+        "True or False",
+    ),
+    "deferrable_string": (G.format('deferrable="yes"'), "deferrable", "True or False"),
+    "template_gamma_id_empty": (
+        'Template(task_id="t", gamma_id="", prompt="Adapt it")',
+        "gamma_id",
+        "at least 1",
+    ),
+    "template_prompt_empty": (
+        'Template(task_id="t", gamma_id="g_tpl", prompt="")',
+        "prompt",
+        "1 to 400,000 characters",
+    ),
+    "template_export_as_wrong_enum": (T.format('export_as="gif"'), "export_as", "pdf, pptx, png"),
+    "export_if_exists_wrong_enum": (E.format('if_exists="replace"'), "if_exists", "overwrite, skip, fail"),
+    "export_unpack_png_wrong_type": (E.format('unpack_png="yes"'), "unpack_png", "True or False"),
+    "export_dest_relative": (
+        'Export(task_id="t", generation_id="gen_1", dest="decks/deck.pdf")',
+        "dest",
+        "a local path must be absolute",
+    ),
+    "export_dest_unknown_scheme": (
+        'Export(task_id="t", generation_id="gen_1", dest="ftpx://host/deck.pdf")',
+        "dest",
+        "no Airflow filesystem handles ftpx://",
+    ),
+    "export_dest_empty": ('Export(task_id="t", generation_id="gen_1", dest="")', "dest", "must be a URL"),
+    "export_dest_wrong_type": (
+        'Export(task_id="t", generation_id="gen_1", dest=42)',
+        "dest",
+        "must be a URL",
+    ),
+    "export_generation_id_empty": (
+        'Export(task_id="t", generation_id="", dest="/tmp/deck.pdf")',
+        "generation_id",
+        "must be a generation id",
+    ),
+    "export_generation_id_wrong_type": (
+        'Export(task_id="t", generation_id=7, dest="/tmp/deck.pdf")',
+        "generation_id",
+        "must be a generation id",
+    ),
+    "export_retry_policy_wrong_type": (
+        E.format('download_retry_policy={"max_attempts": 3}'),
+        "download_retry_policy",
+        "RetryPolicy",
+    ),
+    "sensor_generation_id_empty": (
+        'Sensor(task_id="t", generation_id="")',
+        "generation_id",
+        "non-empty string",
+    ),
+    "sensor_generation_id_wrong_type": (
+        'Sensor(task_id="t", generation_id=12)',
+        "generation_id",
+        "non-empty string",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def import_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One generated DAG file per case, parsed by one DagBag: file stem -> its import error."""
+    try:  # Airflow >= 3.2
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    folder = tmp_path_factory.mktemp("bad_dags")
+    for case, (call, _, _) in CASES.items():
+        (folder / f"{case}.py").write_text(HEADER.format(case=case, call=call))
+    bag = DagBag(dag_folder=str(folder), safe_mode=False)
+    return {Path(path).stem: str(error) for path, error in bag.import_errors.items()}
+
+
+def test_the_matrix_is_wide(import_errors: dict[str, str]) -> None:
+    assert len(CASES) >= 30
+    assert set(import_errors) == set(CASES), (
+        f"parsed without an error: {sorted(set(CASES) - set(import_errors))}"
+    )
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_argument_fails_dag_parsing_with_one_clear_error(
+    import_errors: dict[str, str], case: str
+) -> None:
+    _, field, allowed = CASES[case]
+    error = import_errors[case]
+    last = error.strip().splitlines()[-1]
+    # The error raised is the provider's own, about this argument, not something from deep inside.
+    assert last.startswith(
+        "airflow_provider_gamma.exceptions.GammaParameterError: Invalid Gamma parameter "
+    ), last
+    assert field in last
+    assert allowed in last
+    # One error: no chained "During handling of the above exception" from a failure underneath.
+    assert [line for line in error.splitlines() if "Error: " in line and not line.startswith(" ")] == [last]
+    assert "During handling" not in error
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_argument_raises_inside_a_dag_context(case: str) -> None:
+    from airflow_provider_gamma.exceptions import GammaParameterError
+
+    call, field, _ = CASES[case]
+    source = textwrap.dedent(HEADER.format(case=case, call=call))
+    with pytest.raises(GammaParameterError) as caught:
+        exec(compile(source, f"<{case}>", "exec"), {})  # noqa: S102 - the DAG file of the case
+    assert field in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_templated_and_xcom_values_are_not_judged_at_parse_time() -> None:
+    """What is only known when the task runs passes parsing (and is checked after rendering)."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+    from airflow_provider_gamma.sensors.gamma import GammaGenerationSensor
+
+    with DAG("templated_values", schedule=None):
+        start = GammaGenerateOperator(
+            task_id="start",
+            input_text="{{ params.text }}",
+            num_cards="{{ params.cards }}",
+            wait_for_completion=False,
+        )
+        GammaGenerationSensor(
+            task_id="wait", generation_id="{{ ti.xcom_pull('start', key='generation_id') }}"
+        )
+        output: Any = start.output
+        GammaGenerationSensor(task_id="wait_arg", generation_id=output["generationId"])
+        GammaExportToObjectStorageOperator(task_id="land", generation_id=output, dest="s3://b/{{ ds }}/")
+
+
+# --- connections: known only when the task runs ------------------------------------------------------
+
+KEY = "sk-gamma-SECRET-connection-matrix"
+NO_CONTEXT: Any = {"ti": None}  # the connection is read before the task instance is used
+
+
+@pytest.mark.parametrize(
+    ("conn", "message"),
+    [
+        ({"conn_type": "gamma"}, "has no API key: put your Gamma key (sk-gamma-...) in its password field"),
+        ({"conn_type": "gamma", "password": "   "}, "has no API key"),
+        ({"conn_type": "gamma", "password": KEY, "host": "ftp://public-api.gamma.app"}, "malformed base URL"),
+        ({"conn_type": "gamma", "password": KEY, "host": "https://"}, "malformed base URL"),
+        (
+            {"conn_type": "gamma", "password": KEY, "host": "https://gamma.example:99999"},
+            "malformed base URL",
+        ),
+        (
+            {"conn_type": "gamma", "password": KEY, "host": "https://gamma.example/?x=1"},
+            "expected https://host[:port]",
+        ),
+        ({"conn_type": "gamma", "password": KEY, "host": "http://public-api.gamma.app"}, "uses plain http"),
+        (
+            {"conn_type": "gamma", "password": KEY, "extra": {"timeout": "soon"}},
+            "extra 'timeout' must be a number",
+        ),
+        ({"conn_type": "gamma", "password": KEY, "extra": {"timeout": -1}}, "timeout must be positive"),
+    ],
+)
+def test_unusable_connection_fails_the_task_at_once_naming_it(
+    monkeypatch: pytest.MonkeyPatch, conn: dict[str, Any], message: str
+) -> None:
+    from airflow_provider_gamma.exceptions import GammaConfigurationError
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_BROKEN", json.dumps(conn))
+    op = GammaGenerateOperator(task_id="t", input_text="x", gamma_conn_id="gamma_broken")
+    with pytest.raises(GammaConfigurationError) as caught:
+        op.execute(NO_CONTEXT)
+    assert isinstance(caught.value, AirflowFailException), "a retry cannot fix a connection"
+    assert "Connection 'gamma_broken'" in str(caught.value)
+    assert message in str(caught.value)
+    assert KEY not in str(caught.value)
+    assert KEY not in repr(caught.value)
+
+
+def test_missing_connection_names_the_connection_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+
+    monkeypatch.delenv("AIRFLOW_CONN_GAMMA_NOWHERE", raising=False)
+    op = GammaGenerateOperator(task_id="t", input_text="x", gamma_conn_id="gamma_nowhere")
+    with pytest.raises(Exception, match="gamma_nowhere") as caught:
+        op.execute(NO_CONTEXT)
+    assert "isn't defined" in str(caught.value)
