@@ -121,9 +121,13 @@ async def test_transient_errors_and_429s_are_ridden_out(gamma_connection):
 
 
 async def test_too_many_transient_errors_in_a_row_end_with_an_error_event(gamma_connection, monkeypatch):
-    from airflow_provider_gamma import protocol
+    import functools
 
-    monkeypatch.setattr(protocol.RetryPolicy, "backoff", 0.01)
+    from airflow_provider_gamma.triggers import gamma as trigger_module
+
+    monkeypatch.setattr(
+        trigger_module, "RetryPolicy", functools.partial(trigger_module.RetryPolicy, backoff=0.01)
+    )
     generation_id = start(gamma_connection)
     gamma_connection.add_fault(path_prefix=POLLS, status=502, times=None)
     trigger = GammaGenerationTrigger(generation_id, poll_interval=0.01, max_consecutive_errors=3)
