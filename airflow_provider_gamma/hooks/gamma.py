@@ -448,8 +448,12 @@ class GammaHook(BaseHook):
         *,
         chunk_size: int = EXPORT_CHUNK_SIZE,
         on_headers: Callable[[Mapping[str, str]], object] | None = None,
+        views: bool = False,
     ) -> ExportDownload:
         """Stream an export into ``write`` chunk by chunk (memory stays flat) and check it arrived whole.
+
+        The body is read from the socket into a few reused buffers, and its sha256 is computed in a
+        worker thread, overlapped with the reads and with ``write`` (hashlib releases the GIL).
 
         :param url: the generation's ``exportUrl``.
         :param write: called with each chunk of the body, in order.
@@ -457,13 +461,14 @@ class GammaHook(BaseHook):
         :param on_headers: called with the response headers of a 200 answer before any of the body is
             read (e.g. to pick a file name from ``Content-Type``); an exception it raises stops the
             download and propagates.
+        :param views: pass ``write`` read-only ``memoryview`` objects over a reused buffer instead of
+            ``bytes`` (one copy less per chunk); each is valid only during the call, so ``write``
+            must copy what it keeps.
         :raises GammaError: the export host's HTTP error (403 = expired or bad signature, 5xx =
             :class:`GammaServerError`), or :class:`GammaTransportError` when the connection failed or
             the body was cut short.
         """
         request = ApiRequest("GET", "export")
-        digest = hashlib.sha256()
-        size = 0
         try:
             with self.open_export(url) as response:
                 if response.status_code != 200:
@@ -474,18 +479,86 @@ class GammaHook(BaseHook):
                     on_headers(response.headers)
                 expected = response.headers.get("Content-Length")
                 encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
-                for chunk in response.iter_content(chunk_size=chunk_size):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    write(chunk)
                 content_type = response.headers.get("Content-Type")
+                # urllib3 reads from the http.client response it keeps in ``_fp``; reading that straight
+                # into our buffers saves urllib3's allocations and copies. Only for the bytes as stored:
+                # a body the host encoded anyway goes through requests, which decodes it.
+                body = getattr(response.raw, "_fp", None)
+                if encoded or not callable(getattr(body, "readinto", None)):
+                    digest = hashlib.sha256()
+                    size = 0
+                    for chunk in response.iter_content(chunk_size=chunk_size):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        write(chunk)
+                    sha256 = digest.hexdigest()
+                else:
+                    size, sha256 = self._copy_export(request, body.readinto, write, chunk_size, views)  # type: ignore[union-attr]
         except requests.RequestException as error:
             raise protocol.transport_error(request, error, reached_server=True) from None
         if not encoded and expected is not None and expected.isdigit() and int(expected) != size:
             raise GammaTransportError(
                 f"export download truncated: got {size} of {expected} bytes", reached_server=True
             )
-        return ExportDownload(size=size, sha256=digest.hexdigest(), content_type=content_type, url=url)
+        return ExportDownload(size=size, sha256=sha256, content_type=content_type, url=url)
+
+    @staticmethod
+    def _copy_export(
+        request: ApiRequest,
+        readinto: Callable[[memoryview], int | None],
+        write: Callable[[bytes], object],
+        chunk_size: int,
+        views: bool,
+    ) -> tuple[int, str]:
+        """Copy a body from ``readinto`` to ``write``; returns its size and sha256.
+
+        Reads and writes happen in this thread, one buffer at a time; each buffer then goes to a
+        hashing thread and comes back once hashed, so four buffers bound the memory. A view passed to
+        ``write`` is released when the call returns: one kept by mistake fails loudly when used.
+        """
+        import http.client
+        import queue
+        import threading
+
+        buffers = 4
+        free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        hashing: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+        for _ in range(buffers):
+            free.put(bytearray(chunk_size))
+        digest = hashlib.sha256()
+
+        def hash_buffers() -> None:
+            while (item := hashing.get()) is not None:
+                buffer, length = item
+                with memoryview(buffer) as view:
+                    digest.update(view[:length])
+                free.put(buffer)
+
+        hasher = threading.Thread(target=hash_buffers, name="gamma-export-sha256", daemon=True)
+        hasher.start()
+        size = 0
+        try:
+            while True:
+                buffer = free.get()
+                with memoryview(buffer) as view:
+                    try:
+                        length = readinto(view) or 0
+                    except (OSError, http.client.HTTPException) as error:  # requests does not wrap these
+                        raise protocol.transport_error(request, error, reached_server=True) from None
+                    if not length:
+                        break
+                    with view[:length] as chunk:
+                        if views:
+                            with chunk.toreadonly() as readonly:
+                                write(readonly)  # type: ignore[arg-type]  # documented: views=True
+                        else:
+                            write(chunk.tobytes())
+                size += length
+                hashing.put((buffer, length))
+        finally:
+            hashing.put(None)
+            hasher.join()
+        return size, digest.hexdigest()
 
 
 @dataclass
