@@ -7,14 +7,18 @@ its own with any :class:`~airflow.sdk.ObjectStoragePath`.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
+import io
 import logging
 import mimetypes
 import posixpath
 import re
 import uuid
 import zipfile
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, TypedDict
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 COPY_CHUNK_SIZE = 1024 * 1024
 #: Upload part size for multipart stores: bounds the memory a landing holds (S3's floor is 5 MiB).
 MULTIPART_BLOCK_SIZE = 8 * 1024 * 1024
+#: Parts uploading at once on S3: overlaps the round trips (and the store's work on each part) with
+#: the download. Memory: about (this + 1) parts.
+MULTIPART_CONCURRENCY = 4
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: Stores whose fsspec files defer visibility to ``commit()`` (a multipart upload completed only then);
@@ -153,9 +160,10 @@ class StagedObject:
     """A write to ``path`` that nobody can see until :meth:`commit`; :meth:`discard` leaves nothing.
 
     On S3 the bytes go into a multipart upload that only :meth:`commit` completes (so no object, not
-    even a temporary one, exists until then). Elsewhere they go to a hidden sibling
-    (``.<name>.<random>.partial``) that :meth:`commit` moves over ``path`` (an atomic rename on a
-    local disk). Memory stays at most one upload part, whatever the size.
+    even a temporary one, exists until then), with up to ``MULTIPART_CONCURRENCY`` parts uploading
+    while the next one fills. Elsewhere they go to a hidden sibling (``.<name>.<random>.partial``)
+    that :meth:`commit` moves over ``path`` (an atomic rename on a local disk). Memory stays at most
+    ``MULTIPART_CONCURRENCY + 1`` upload parts, whatever the size.
 
     :param path: the final destination.
     :param content_type: stored as the object's ``Content-Type`` where the store keeps one (S3).
@@ -170,7 +178,11 @@ class StagedObject:
         protocol = protocol_of(path)
         self._multipart = protocol in _MULTIPART_PROTOCOLS
         self._temp: str | None = None
-        if self._multipart:
+        self._upload: _MultipartUpload | None = None
+        if self._multipart and callable(getattr(self._fs, "_call_s3", None)):
+            self._upload = _MultipartUpload(self._fs, self._target, content_type)
+            return
+        if self._multipart:  # an S3 filesystem other than s3fs: its file defers visibility to commit()
             options = {"ContentType": content_type} if content_type else {}
             self._file: IO[bytes] = self._fs.open(
                 self._target, "wb", autocommit=False, block_size=MULTIPART_BLOCK_SIZE, **options
@@ -183,7 +195,11 @@ class StagedObject:
         self._file = self._fs.open(self._temp, "wb")
 
     def write(self, data: bytes) -> None:
-        self._file.write(data)
+        """Stage ``data`` (``bytes`` or any bytes-like object; it is not kept after the call)."""
+        if self._upload is not None:
+            self._upload.write(data)
+        else:
+            self._file.write(data)
         self.size += len(data)
 
     def commit(self) -> None:
@@ -191,22 +207,34 @@ class StagedObject:
         if self._done:
             raise GammaExportError(f"{uri_of(self.path)}: this write was already committed or discarded")
         try:
-            self._file.close()
-            if self._multipart:
-                self._file.commit()  # type: ignore[attr-defined]
-                self._forget()
+            if self._upload is not None:
+                self._upload.complete()
             else:
-                self._fs.mv(self._temp, self._target)
+                self._file.close()
+                if self._multipart:
+                    self._file.commit()  # type: ignore[attr-defined]
+                    self._forget()
+                else:
+                    self._fs.mv(self._temp, self._target)
         except BaseException:
             self.discard()
             raise
         self._done = True
+        if self._upload is not None:
+            with contextlib.suppress(Exception):  # a listing cached before the upload is stale now
+                self._fs.invalidate_cache(posixpath.dirname(self._target))
 
     def discard(self) -> None:
         """Throw the staged bytes away. Idempotent; never raises (failures are logged)."""
         if self._done:
             return
         self._done = True
+        if self._upload is not None:
+            try:
+                self._upload.abort()
+            except Exception:
+                log.warning("Could not abort the upload to %s", uri_of(self.path), exc_info=True)
+            return
         # close() before discard(): closing a discarded s3fs file would start a new, orphaned upload.
         with contextlib.suppress(Exception):
             self._file.close()
@@ -224,6 +252,123 @@ class StagedObject:
         # transaction; a later `with fs.transaction:` elsewhere would commit ours a second time.
         with contextlib.suppress(Exception):
             self._fs.transaction.files.remove(self._file)
+
+
+class _MultipartUpload:
+    """An S3 multipart upload through s3fs's asynchronous client, with several parts in flight.
+
+    Bytes are copied into a part buffer; each full part is sent as ``UploadPart`` on s3fs's event
+    loop while the next one fills, at most ``concurrency`` at once (a full pipeline makes
+    :meth:`write` wait for the oldest part). The upload itself starts with the first full part; an
+    object smaller than one part is sent by :meth:`complete` in one ``PutObject``. Nothing is visible
+    before :meth:`complete`. :meth:`abort` first waits for the parts in flight (S3 may store a part
+    that arrives after its upload was aborted), then aborts the upload.
+    """
+
+    def __init__(
+        self,
+        fs: Any,
+        target: str,
+        content_type: str | None,
+        part_size: int = MULTIPART_BLOCK_SIZE,
+        concurrency: int = MULTIPART_CONCURRENCY,
+    ) -> None:
+        self._fs = fs
+        bucket, key, _ = fs.split_path(target)
+        self._where = {"Bucket": bucket, "Key": key}
+        self._options = {"ContentType": content_type} if content_type else {}
+        self._part_size = part_size
+        self._concurrency = max(1, concurrency)
+        self._buffer = bytearray(part_size)
+        self._filled = 0
+        self._in_flight: deque[tuple[int, concurrent.futures.Future[Any]]] = deque()
+        self._parts: list[dict[str, Any]] = []
+        self._upload_id: str | None = None
+        self._checksum: dict[str, str] = {}
+
+    def write(self, data: bytes) -> None:
+        with memoryview(data) as view:
+            offset, end = 0, view.nbytes
+            while offset < end:
+                take = min(end - offset, self._part_size - self._filled)
+                self._buffer[self._filled : self._filled + take] = view[offset : offset + take]
+                self._filled += take
+                offset += take
+                if self._filled == self._part_size:
+                    self._send_part()
+
+    def complete(self) -> None:
+        if self._upload_id is None:
+            body = bytes(memoryview(self._buffer)[: self._filled])
+            self._fs.call_s3("put_object", **self._where, **self._options, Body=body)
+            return
+        if self._filled:
+            self._send_part()
+        while self._in_flight:
+            self._finish_oldest()
+        self._fs.call_s3(
+            "complete_multipart_upload",
+            **self._where,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
+        self._upload_id = None
+
+    def abort(self) -> None:
+        for _, future in self._in_flight:
+            with contextlib.suppress(BaseException):
+                future.result()
+        self._in_flight.clear()
+        if self._upload_id is not None:
+            upload_id, self._upload_id = self._upload_id, None
+            self._fs.call_s3("abort_multipart_upload", **self._where, UploadId=upload_id)
+
+    def _send_part(self) -> None:
+        if self._upload_id is None:
+            self._checksum = _default_checksum(self._fs)
+            options = {**self._options, **self._checksum}
+            created = self._fs.call_s3("create_multipart_upload", **self._where, **options)
+            self._upload_id = created["UploadId"]
+        while len(self._in_flight) >= self._concurrency:
+            self._finish_oldest()
+        number = len(self._parts) + len(self._in_flight) + 1
+        # A BytesIO that owns a copy of the part: botocore signs and checksums it, and aiohttp sends
+        # it, in slices without another whole copy (a bytes or bytearray body gets copied again).
+        body = io.BytesIO(memoryview(self._buffer)[: self._filled])
+        self._filled = 0
+        request = self._fs._call_s3(
+            "upload_part",
+            **self._where,
+            **self._checksum,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+        )
+        future = asyncio.run_coroutine_threadsafe(request, self._fs.loop)
+        self._in_flight.append((number, future))
+
+    def _finish_oldest(self) -> None:
+        number, future = self._in_flight[0]
+        answer = future.result()
+        self._in_flight.popleft()
+        part = {"PartNumber": number, "ETag": answer["ETag"]}
+        names = {"ChecksumSHA256", *(f"Checksum{algorithm}" for algorithm in self._checksum.values())}
+        part.update({name: answer[name] for name in names if name in answer})
+        self._parts.append(part)
+
+
+def _default_checksum(fs: Any) -> dict[str, str]:
+    """``ChecksumAlgorithm`` for a multipart upload, as boto3's transfer manager picks it.
+
+    With botocore's default ``request_checksum_calculation="when_supported"`` every part is sent
+    with a CRC32 anyway; declaring it on the upload lets S3 check each part and keep a whole-object
+    checksum. A client configured ``"when_required"`` (for a store without checksums) gets none.
+    """
+    try:
+        config = fs.s3.meta.config
+    except Exception:
+        return {}
+    return {"ChecksumAlgorithm": "CRC32"} if config.request_checksum_calculation == "when_supported" else {}
 
 
 def describe(path: ObjectStoragePath) -> LandedObject:
