@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-import requests
-import urllib3
 from airflow.sdk import BaseHook
 
 from airflow_provider_gamma import parameters, protocol
@@ -47,6 +45,7 @@ from airflow_provider_gamma.protocol import (
 
 if TYPE_CHECKING:
     import aiohttp
+    import requests
 
 EXPORT_CHUNK_SIZE = 1024 * 1024
 
@@ -139,6 +138,8 @@ class GammaHook(BaseHook):
 
     @cached_property
     def _session(self) -> requests.Session:
+        import requests  # imported where used: DAG files that import the operators never pay for it
+
         session = requests.Session()
         settings = self.settings
         session.headers.update(protocol.request_headers(settings.api_key, settings.user_agent))
@@ -149,6 +150,8 @@ class GammaHook(BaseHook):
         return self._session
 
     def _send(self, request: ApiRequest) -> ApiResponse | GammaTransportError:
+        import requests
+
         settings = self.settings
         try:
             response = self._session.request(
@@ -429,11 +432,13 @@ class GammaHook(BaseHook):
             raise GammaExportError(
                 f"refusing to download a non-http(s) export URL: {url.split('?', maxsplit=1)[0]!r}"
             )
-        session = _NoCredentialsSession()
+        from airflow_provider_gamma._export_session import NoCredentialsSession, no_auth
+
+        session = NoCredentialsSession()
         session.headers["User-Agent"] = USER_AGENT
         # The bytes as stored: Content-Length then counts what we write, and the sha256 is the file's.
         session.headers["Accept-Encoding"] = "identity"
-        session.auth = _no_auth
+        session.auth = no_auth
         session.max_redirects = 5
         try:
             response = session.get(url, stream=True, timeout=timeout or 60.0)
@@ -468,6 +473,8 @@ class GammaHook(BaseHook):
             :class:`GammaServerError`), or :class:`GammaTransportError` when the connection failed or
             the body was cut short.
         """
+        import requests
+
         request = ApiRequest("GET", "export")
         try:
             with self.open_export(url) as response:
@@ -584,22 +591,12 @@ def _new_client_session(settings: GammaSettings) -> aiohttp.ClientSession:
 
 def _reached_server(error: requests.RequestException) -> bool:
     """False only when the connection itself could not be opened, so nothing was sent."""
+    import requests
+    import urllib3
+
     if isinstance(error, requests.ConnectTimeout):
         return False
     if isinstance(error, requests.ConnectionError):
         reason = getattr(error.args[0], "reason", None) if error.args else None
         return not isinstance(reason, urllib3.exceptions.NewConnectionError)
     return True
-
-
-class _NoCredentialsSession(requests.Session):
-    """A session that sends no credentials after a redirect either: ``requests`` would otherwise add
-    ``~/.netrc`` credentials for the redirect's target host (``Session.rebuild_auth``)."""
-
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        prepared_request.headers.pop("Authorization", None)
-
-
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """An explicit 'no credentials' auth: stops requests from adding ~/.netrc credentials."""
-    return request

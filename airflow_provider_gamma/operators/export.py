@@ -27,7 +27,7 @@ from airflow_provider_gamma.parameters import is_unresolved
 from airflow_provider_gamma.protocol import ApiRequest, Generation, RetryPolicy
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 IfExists = Literal["overwrite", "skip", "fail"]
 IF_EXISTS_MODES: tuple[str, ...] = ("overwrite", "skip", "fail")
@@ -97,7 +97,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
     def __init__(
         self,
         *,
-        generation_id: str | Mapping[str, Any],
+        generation_id: str | Mapping[str, Any] | XComArg,
         dest: str | ObjectStoragePath,
         dest_conn_id: str | None = None,
         gamma_conn_id: str = DEFAULT_CONN_ID,

@@ -96,7 +96,7 @@ with DAG(
     _deck = GammaGenerateOperator(task_id="generate", input_text="Export me", export_as="pdf", **FAST)
     GammaExportToObjectStorageOperator(
         task_id="land",
-        generation_id=_deck.output,  # type: ignore[arg-type]  # the documented usage
+        generation_id=_deck.output,
         dest=os.environ.get("RELIABILITY_DEST", "file:///tmp/gamma-reliability/") + "deck.pdf",
         download_retry_policy=RetryPolicy(max_attempts=8, backoff=0.1, jitter=False),
     )
