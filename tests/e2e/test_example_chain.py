@@ -41,6 +41,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowClu
 
 def test_weekly_deck_lands_and_its_asset_starts_the_next_dag(chain) -> None:
     cluster, emulator, landing = chain
+    cluster.wait_for_dag("weekly_report_deck")
     cluster.wait_for_dag("on_new_deck")
     deadline = time.monotonic() + 120
     while not (weekly := cluster.dag_runs("weekly_report_deck")):
