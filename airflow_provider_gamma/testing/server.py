@@ -150,11 +150,15 @@ class EmulatorCore:
         if fault is None:
             return self._finish(record, self._api_response(record))
         record.fault = fault.to_dict()
+        # created=True: Gamma acted on the request (e.g. started a billed generation) before the fault,
+        # even if the client gives up waiting during the delay.
+        real = self._api_response(record) if fault.created else None
         if fault.delay:
             await asyncio.sleep(fault.delay)
         if fault.status is None and not fault.drop and fault.truncate_at is None:
-            return self._finish(record, self._api_response(record))
-        real = self._api_response(record) if fault.created or fault.truncate_at is not None else None
+            return self._finish(record, real or self._api_response(record))
+        if real is None and fault.truncate_at is not None:
+            real = self._api_response(record)
         if fault.drop:
             return self._drop(request, record)
         if fault.truncate_at is not None and real is not None:

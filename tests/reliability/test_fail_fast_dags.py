@@ -42,7 +42,7 @@ def fail_fast_run(airflow_home: Path) -> Iterator[tuple[DagRunResult, dict[str, 
             body={"message": ["numCards must not be greater than 60"], "statusCode": 422},
             times=None,
         )
-        emus["post_hangs"].add_fault(method="POST", delay=3.0, times=None)
+        emus["post_hangs"].add_fault(method="POST", delay=3.0, created=True, times=None)
         env = {
             "AIRFLOW_CONN_GAMMA_DEFAULT": connection(emus["main"]),
             "AIRFLOW_CONN_GAMMA_BAD_KEY": connection(emus["main"], key="sk-gamma-revoked-key"),
