@@ -69,7 +69,7 @@ op = GammaExportToObjectStorageOperator(task_id="land", generation_id=generation
 path = landing.to_path(dest, conn_id)
 fs = path.fs  # instantiate the filesystem (imports, client): one-off costs, not the landing's
 if path.protocol == "s3":
-    fs.ls(path.bucket)
+    fs.ls(path.bucket.rpartition("@")[2])  # Airflow 3.1 keeps "conn_id@" in the bucket
 op.hook.get_generation(generation_id)  # session and connection lookup: one-off as well
 rss0 = rss_bytes()
 t0 = time.perf_counter()

@@ -103,6 +103,8 @@ def measure(cluster: Any, dag_id: str, timeout: float) -> dict[str, Any]:
         time.sleep(0.2)
     ti = cluster.task_instance(dag_id, run_id, "generate")
     intervals, startups = running_intervals(_task_log(cluster.home, dag_id))
+    if not intervals:
+        raise RuntimeError(f"no running intervals found in the task log of {dag_id}: nothing to measure")
     return {
         "run_id": run_id,
         "final_state": state,

@@ -11,12 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import airflow
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ("slot_seconds", "triggers", "rate_limit", "export", "import")
 
 
+@pytest.mark.skipif(
+    not airflow.__version__.startswith("3.3"),
+    reason="the benchmarks measure the newest Airflow (make bench runs in .venv, Airflow 3.3)",
+)
 @pytest.mark.timeout(300)
 def test_run_all_tiny_writes_every_benchmark(tmp_path: Path) -> None:
     proc = subprocess.run(
