@@ -191,8 +191,8 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = _header(headers, name)
+def _int_header(lowered: Mapping[str, str], name: str) -> int | None:
+    value = lowered.get(name)
     try:
         return int(value) if value is not None else None
     except ValueError:
@@ -212,13 +212,14 @@ class RateLimit:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
+        lowered = {key.lower(): value for key, value in headers.items()}
         return cls(
-            limit_burst=_int_header(headers, "x-ratelimit-limit-burst"),
-            remaining_burst=_int_header(headers, "x-ratelimit-remaining-burst"),
-            limit_hourly=_int_header(headers, "x-ratelimit-limit"),
-            remaining_hourly=_int_header(headers, "x-ratelimit-remaining"),
-            limit_daily=_int_header(headers, "x-ratelimit-limit-daily"),
-            remaining_daily=_int_header(headers, "x-ratelimit-remaining-daily"),
+            limit_burst=_int_header(lowered, "x-ratelimit-limit-burst"),
+            remaining_burst=_int_header(lowered, "x-ratelimit-remaining-burst"),
+            limit_hourly=_int_header(lowered, "x-ratelimit-limit"),
+            remaining_hourly=_int_header(lowered, "x-ratelimit-remaining"),
+            limit_daily=_int_header(lowered, "x-ratelimit-limit-daily"),
+            remaining_daily=_int_header(lowered, "x-ratelimit-remaining-daily"),
         )
 
 

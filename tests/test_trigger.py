@@ -217,3 +217,43 @@ async def test_triggers_of_one_process_share_one_rate_budget_and_never_hit_429(m
         statuses = [r.status for r in emu.requests if r.path.startswith(POLLS)]
     assert [events[0].payload["status"] for events in results] == ["success"] * 30
     assert 429 not in statuses
+
+
+async def test_triggers_of_one_loop_read_the_connection_once(gamma_connection, monkeypatch):
+    from airflow_provider_gamma.hooks import gamma as hook_module
+
+    first = await GammaHook().aget_settings()
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps({"conn_type": "gamma", "password": "sk-new"}))
+    second = GammaHook()
+    assert await second.aget_settings() == first
+    assert second.settings_from_cache
+    assert (await GammaHook().aget_settings(refresh=True)).api_key == "sk-new"
+    monkeypatch.setattr(hook_module, "ASYNC_SETTINGS_TTL", 0.0)
+    expired = GammaHook()
+    assert (await expired.aget_settings()).api_key == "sk-new"
+    assert not expired.settings_from_cache
+
+
+async def test_a_rotated_key_is_read_again_when_gamma_refuses_the_cached_one(gamma_connection, monkeypatch):
+    generation_id = start(gamma_connection)
+    rotated = gamma_connection.connection_uri()
+    old = json.loads(rotated) | {"password": "sk-revoked"}
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps(old))
+    await GammaHook().aget_settings()  # another trigger read the connection before the rotation
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", rotated)
+
+    [event] = await events_of(GammaGenerationTrigger(generation_id, poll_interval=0.05))
+
+    assert event.payload["status"] == "success"
+    assert [r.status for r in polls(gamma_connection)][0] == 401
+    assert [r.status for r in polls(gamma_connection)].count(401) == 1
+
+
+async def test_a_key_refused_after_a_fresh_read_is_an_error_event(gamma_connection, monkeypatch):
+    revoked = json.loads(gamma_connection.connection_uri()) | {"password": "sk-revoked"}
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps(revoked))
+    [event] = await events_of(GammaGenerationTrigger("gen_1", poll_interval=0.05))
+
+    assert event.payload["status"] == "error"
+    assert "sk-revoked" not in event.payload["message"]
+    assert [r.status for r in polls(gamma_connection)] == [401]

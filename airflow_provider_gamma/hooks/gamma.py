@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     import requests
 
 EXPORT_CHUNK_SIZE = 1024 * 1024
+#: Seconds an event loop reuses a connection it has read (see :meth:`GammaHook.aget_settings`).
+ASYNC_SETTINGS_TTL = 60.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ class GammaHook(BaseHook):
     _async_pools: ClassVar[
         weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedSession]]
     ] = weakref.WeakKeyDictionary()
+    _async_settings: ClassVar[
+        weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, float | None], tuple[float, GammaSettings]]
+        ]
+    ] = weakref.WeakKeyDictionary()
 
     def __init__(
         self,
@@ -97,6 +104,8 @@ class GammaHook(BaseHook):
         #: Rate-limit headers of the latest answer, for callers that pace themselves (e.g. polling).
         self.rate_limit: RateLimit | None = None
         self._settings: GammaSettings | None = None
+        #: True when :attr:`_settings` came from the event loop's cache rather than a fresh lookup.
+        self.settings_from_cache = False
         self._shared: _SharedSession | None = None
 
     def __repr__(self) -> str:
@@ -119,19 +128,38 @@ class GammaHook(BaseHook):
             )
         return self._settings
 
-    async def aget_settings(self) -> GammaSettings:
-        """:attr:`settings`, looked up without blocking the event loop (safe in the triggerer)."""
-        if self._settings is None:
-            from airflow.providers.common.compat.connection import (
-                get_async_connection,
-                get_async_extra_dejson,
-            )
+    async def aget_settings(self, *, refresh: bool = False) -> GammaSettings:
+        """:attr:`settings`, looked up without blocking the event loop (safe in the triggerer).
 
-            conn = await get_async_connection(self.gamma_conn_id, hook=self)
-            extra = await get_async_extra_dejson(conn)
-            self._settings = settings_from(
-                self.gamma_conn_id, conn.host, conn.port, conn.password, extra, self.timeout
-            )
+        A triggerer starting a thousand triggers of one connection would otherwise make a thousand
+        connection lookups (each a round trip to the API server on Airflow 3), so an event loop reuses
+        a connection it read less than ``ASYNC_SETTINGS_TTL`` seconds ago. A rotated key therefore
+        reaches new triggers within a minute; :class:`GammaGenerationTrigger` re-reads the connection
+        at once when Gamma refuses a cached key.
+
+        :param refresh: skip the cache and read the connection now.
+        """
+        if self._settings is not None and not refresh:
+            return self._settings
+        cache = self._async_settings.setdefault(asyncio.get_running_loop(), {})
+        key = (self.gamma_conn_id, self.timeout)
+        cached = cache.get(key)
+        now = time.monotonic()
+        if cached is not None and not refresh and now - cached[0] < ASYNC_SETTINGS_TTL:
+            self._settings, self.settings_from_cache = cached[1], True
+            return self._settings
+        from airflow.providers.common.compat.connection import (
+            get_async_connection,
+            get_async_extra_dejson,
+        )
+
+        conn = await get_async_connection(self.gamma_conn_id, hook=self)
+        extra = await get_async_extra_dejson(conn)
+        self._settings = settings_from(
+            self.gamma_conn_id, conn.host, conn.port, conn.password, extra, self.timeout
+        )
+        self.settings_from_cache = False
+        cache[key] = (now, self._settings)
         return self._settings
 
     # --- sync transport -----------------------------------------------------------------------------
@@ -240,7 +268,7 @@ class GammaHook(BaseHook):
                 shared.budget.release(ticket)
             else:
                 self.rate_limit = shared.rate_limit = outcome.rate_limit
-                shared.budget.observe(ticket, outcome.rate_limit)
+                shared.budget.observe(ticket, self.rate_limit)
                 if outcome.status == 429:
                     pause = protocol.parse_retry_after(outcome.headers.get("Retry-After"))
                     shared.budget.pause(pause or self.retry_policy.rate_limit_backoff, loop.time())

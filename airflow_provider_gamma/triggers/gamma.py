@@ -13,7 +13,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_gamma import protocol
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
-from airflow_provider_gamma.exceptions import GammaError, GammaRateLimitError
+from airflow_provider_gamma.exceptions import GammaAuthenticationError, GammaError, GammaRateLimitError
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.protocol import Generation, RetryPolicy
 
@@ -108,12 +108,26 @@ class GammaGenerationTrigger(BaseTrigger):
         return float("inf") if self.end_time is None else self.end_time - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
-        try:
-            async with hook.async_session():
-                yield await self._watch(hook)
-        except GammaError as error:  # the connection itself is unusable (no key, bad URL)
-            yield self._event("error", str(error))
+        refresh = False
+        while True:
+            hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
+            try:
+                await hook.aget_settings(refresh=refresh)
+                async with hook.async_session():
+                    event = await self._watch(hook)
+            except GammaAuthenticationError as error:
+                if hook.settings_from_cache and not refresh:
+                    # The key was read by another trigger a while ago and may have been rotated since.
+                    self.log.info(
+                        "Gamma refused the cached API key; reading connection %r again", self.gamma_conn_id
+                    )
+                    refresh = True
+                    continue
+                event = self._event("error", str(error))
+            except GammaError as error:  # the connection itself is unusable (no key, bad URL)
+                event = self._event("error", str(error))
+            yield event
+            return
 
     async def _watch(self, hook: GammaHook) -> TriggerEvent:
         policy = RetryPolicy()
@@ -126,6 +140,8 @@ class GammaGenerationTrigger(BaseTrigger):
             try:
                 generation = await hook.aget_generation(self.generation_id)
             except GammaError as error:
+                if isinstance(error, GammaAuthenticationError):
+                    raise
                 if not protocol.is_transient(error):
                     return self._event("error", str(error), generation)
                 if not isinstance(error, GammaRateLimitError):
@@ -149,9 +165,11 @@ class GammaGenerationTrigger(BaseTrigger):
                     return self._event(
                         "failed", f"Gamma generation {self.generation_id} failed: {reason}", generation
                     )
-                # +/-10 % keeps thousands of triggers started together from polling in lockstep.
+                # Up to +20 % keeps thousands of triggers started together from polling in lockstep;
+                # never shorter than the interval, so a generation of d seconds costs at most
+                # ceil(d / interval) + 1 polls.
                 delay = protocol.poll_delay(self.poll_interval, hook.shared_rate_limit) * random.uniform(
-                    0.9, 1.1
+                    1.0, 1.2
                 )
             if self._seconds_left() <= 0:
                 status = generation["status"] if generation else "unknown"
