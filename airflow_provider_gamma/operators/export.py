@@ -33,10 +33,6 @@ IfExists = Literal["overwrite", "skip", "fail"]
 IF_EXISTS_MODES: tuple[str, ...] = ("overwrite", "skip", "fail")
 
 _EXPORT_REQUEST = ApiRequest("GET", "export")
-#: Bytes per read of the export body: small enough that each chunk is still in the CPU cache when it is
-#: written and hashed (1 MiB chunks took ~1.5x the CPU time in benchmarks/bench_export.py), big
-#: enough to keep the Python calls per GiB few.
-_DOWNLOAD_CHUNK_SIZE = 256 * 1024
 
 
 class GammaExportNotRequestedError(GammaExportError, AirflowFailException):
@@ -313,9 +309,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         while True:
             attempt += 1
             try:
-                return self.hook.download_export(
-                    url, write, chunk_size=_DOWNLOAD_CHUNK_SIZE, on_headers=on_headers, views=True
-                )
+                return self.hook.download_export(url, write, on_headers=on_headers, views=True)
             except GammaError as error:
                 reset()
                 if error.http_status == 403 and not refreshed:
