@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import math
 import time
 
 import pytest
@@ -245,8 +247,9 @@ async def test_a_rotated_key_is_read_again_when_gamma_refuses_the_cached_one(gam
     [event] = await events_of(GammaGenerationTrigger(generation_id, poll_interval=0.05))
 
     assert event.payload["status"] == "success"
-    assert [r.status for r in polls(gamma_connection)][0] == 401
-    assert [r.status for r in polls(gamma_connection)].count(401) == 1
+    statuses = [r.status for r in polls(gamma_connection)]
+    assert statuses[:1] == [401]
+    assert statuses.count(401) == 1
 
 
 async def test_a_key_refused_after_a_fresh_read_is_an_error_event(gamma_connection, monkeypatch):
@@ -257,3 +260,19 @@ async def test_a_key_refused_after_a_fresh_read_is_an_error_event(gamma_connecti
     assert event.payload["status"] == "error"
     assert "sk-revoked" not in event.payload["message"]
     assert [r.status for r in polls(gamma_connection)] == [401]
+
+
+async def test_polls_never_come_sooner_than_the_interval(gamma_connection):
+    # Jitter only stretches the interval, so a generation of d seconds costs at most ceil(d/i) + 1 polls.
+    gamma_connection.generation_seconds = 2.0
+    generation_id = start(gamma_connection)
+    interval = 0.2
+
+    [event] = await events_of(GammaGenerationTrigger(generation_id, poll_interval=interval))
+
+    times = [r.time for r in polls(gamma_connection)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert event.payload["status"] == "success"
+    assert len(gaps) >= 5
+    assert min(gaps) >= 0.98 * interval  # the server saw them; a 0.9x jitter would break this at once
+    assert len(times) <= math.ceil(2.0 / interval) + 1
