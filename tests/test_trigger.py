@@ -221,19 +221,41 @@ async def test_triggers_of_one_process_share_one_rate_budget_and_never_hit_429(m
     assert 429 not in statuses
 
 
-async def test_triggers_of_one_loop_read_the_connection_once(gamma_connection, monkeypatch):
+async def test_hooks_of_one_loop_share_one_read_of_the_connection(gamma_connection, monkeypatch):
     from airflow_provider_gamma.hooks import gamma as hook_module
 
-    first = await GammaHook().aget_settings()
+    reads = []
+    read_connection = GammaHook._read_connection
+
+    async def counted(self):
+        reads.append(self.gamma_conn_id)
+        return await read_connection(self)
+
+    monkeypatch.setattr(GammaHook, "_read_connection", counted)
+    first = await asyncio.gather(*(GammaHook().aget_settings() for _ in range(20)))
+    assert len(reads) == 1
+    assert len({settings.base_url for settings in first}) == 1
+
     monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps({"conn_type": "gamma", "password": "sk-new"}))
-    second = GammaHook()
-    assert await second.aget_settings() == first
-    assert second.settings_from_cache
-    assert (await GammaHook().aget_settings(refresh=True)).api_key == "sk-new"
+    assert await GammaHook().aget_settings() == first[0]  # still fresh: reused
+    hook = GammaHook()
+    await hook.aget_settings()
+    assert (await hook.aget_settings(refresh=True)).api_key == "sk-new"
+    assert len(reads) == 2
+    assert (await GammaHook().aget_settings()).api_key == "sk-new"  # the refresh is shared
     monkeypatch.setattr(hook_module, "ASYNC_SETTINGS_TTL", 0.0)
-    expired = GammaHook()
-    assert (await expired.aget_settings()).api_key == "sk-new"
-    assert not expired.settings_from_cache
+    await GammaHook().aget_settings()
+    assert len(reads) == 3
+
+
+async def test_a_failed_read_of_the_connection_is_not_kept(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_GAMMA_DEFAULT", raising=False)
+    GammaHook.clear_connection_cache()
+    with pytest.raises(Exception, match="gamma_default"):
+        await GammaHook().aget_settings()
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps({"conn_type": "gamma", "password": "sk-k"}))
+    assert (await GammaHook().aget_settings()).api_key == "sk-k"
+    GammaHook.clear_connection_cache()
 
 
 async def test_a_rotated_key_is_read_again_when_gamma_refuses_the_cached_one(gamma_connection, monkeypatch):
@@ -252,14 +274,36 @@ async def test_a_rotated_key_is_read_again_when_gamma_refuses_the_cached_one(gam
     assert statuses.count(401) == 1
 
 
+async def test_a_key_rotated_mid_watch_is_read_again_and_the_watch_carries_on(gamma_connection, monkeypatch):
+    generation_id = start(gamma_connection)
+    rotated = gamma_connection.connection_uri()
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps(json.loads(rotated) | {"password": "sk-old"}))
+    trigger = GammaGenerationTrigger(generation_id, poll_interval=0.05, first_poll_delay=3.0)
+    watch = asyncio.ensure_future(events_of(trigger))
+    for _ in range(200):  # until the trigger has read (the old key) itself
+        reads = GammaHook._async_settings.get(asyncio.get_running_loop(), {})
+        if any(read.lookup.done() for read in reads.values()):
+            break
+        await asyncio.sleep(0.01)
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", rotated)
+
+    [event] = await watch
+
+    assert event.payload["status"] == "success"
+    seen = polls(gamma_connection)
+    assert [r.status for r in seen][:2] == [401, 200]
+    assert seen[1].time - seen[0].time < 2.0  # carried on at once, without a second first_poll_delay
+
+
 async def test_a_key_refused_after_a_fresh_read_is_an_error_event(gamma_connection, monkeypatch):
     revoked = json.loads(gamma_connection.connection_uri()) | {"password": "sk-revoked"}
     monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps(revoked))
+
     [event] = await events_of(GammaGenerationTrigger("gen_1", poll_interval=0.05))
 
     assert event.payload["status"] == "error"
-    assert "sk-revoked" not in event.payload["message"]
-    assert [r.status for r in polls(gamma_connection)] == [401]
+    assert event.payload["message"].startswith("HTTP 401: GET /v1.0/generations/gen_1: Invalid API key.")
+    assert [r.status for r in polls(gamma_connection)] == [401]  # the same key is not sent again
 
 
 async def test_polls_never_come_sooner_than_the_interval(gamma_connection):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import random
 import time
 import weakref
@@ -47,12 +48,12 @@ if TYPE_CHECKING:
     import aiohttp
     import requests
 
-#: Bytes per read of an export body. Small enough that a buffer is still in the CPU cache when it is
-#: written out and hashed: 64 KiB chunks landed a 1 GiB export about twice as fast as 256 KiB or
-#: 1 MiB ones here (``benchmarks/bench_export.py``).
-EXPORT_CHUNK_SIZE = 64 * 1024
+#: Bytes per read of an export body: few Python calls per GiB, yet small enough to stay in the CPU
+#: cache between the read, the write and the hash (1 MiB chunks cost ~1.5x the CPU time in
+#: ``benchmarks/bench_export.py``; 64 KiB to 256 KiB measured alike, within this machine's noise).
+EXPORT_CHUNK_SIZE = 256 * 1024
 #: Chunk buffers in rotation between the reading thread and the hashing thread.
-EXPORT_BUFFERS = 8
+EXPORT_BUFFERS = 4
 #: Seconds an event loop reuses a connection it has read (see :meth:`GammaHook.aget_settings`).
 ASYNC_SETTINGS_TTL = 60.0
 
@@ -90,9 +91,7 @@ class GammaHook(BaseHook):
         weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedSession]]
     ] = weakref.WeakKeyDictionary()
     _async_settings: ClassVar[
-        weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[tuple[str, float | None], tuple[float, GammaSettings]]
-        ]
+        weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, float | None], _SettingsRead]]
     ] = weakref.WeakKeyDictionary()
 
     def __init__(
@@ -109,8 +108,7 @@ class GammaHook(BaseHook):
         #: Rate-limit headers of the latest answer, for callers that pace themselves (e.g. polling).
         self.rate_limit: RateLimit | None = None
         self._settings: GammaSettings | None = None
-        #: True when :attr:`_settings` came from the event loop's cache rather than a fresh lookup.
-        self.settings_from_cache = False
+        self._settings_read_at = -math.inf
         self._shared: _SharedSession | None = None
 
     def __repr__(self) -> str:
@@ -137,22 +135,35 @@ class GammaHook(BaseHook):
         """:attr:`settings`, looked up without blocking the event loop (safe in the triggerer).
 
         A triggerer starting a thousand triggers of one connection would otherwise make a thousand
-        connection lookups (each a round trip to the API server on Airflow 3), so an event loop reuses
-        a connection it read less than ``ASYNC_SETTINGS_TTL`` seconds ago. A rotated key therefore
-        reaches new triggers within a minute; :class:`GammaGenerationTrigger` re-reads the connection
-        at once when Gamma refuses a cached key.
+        connection lookups (each a round trip to the API server on Airflow 3), so every hook of an
+        event loop shares one read of a connection for ``ASYNC_SETTINGS_TTL`` seconds, and hooks
+        asking while it is under way wait for it. A changed connection (key, host or timeout) thus
+        reaches new triggers within a minute; :class:`GammaGenerationTrigger` reads it again at once
+        when Gamma refuses the key.
 
-        :param refresh: skip the cache and read the connection now.
+        :param refresh: read the connection again, unless another hook of this loop started a read
+            after this hook's own one (then that read is used).
         """
         if self._settings is not None and not refresh:
             return self._settings
         cache = self._async_settings.setdefault(asyncio.get_running_loop(), {})
         key = (self.gamma_conn_id, self.timeout)
-        cached = cache.get(key)
+        read = cache.get(key)
         now = time.monotonic()
-        if cached is not None and not refresh and now - cached[0] < ASYNC_SETTINGS_TTL:
-            self._settings, self.settings_from_cache = cached[1], True
-            return self._settings
+        if read is None or (
+            read.started <= self._settings_read_at if refresh else now - read.started >= ASYNC_SETTINGS_TTL
+        ):
+            read = cache[key] = _SettingsRead(now, asyncio.ensure_future(self._read_connection()))
+        try:
+            self._settings = await asyncio.shield(read.lookup)
+        except BaseException:
+            if cache.get(key) is read and read.lookup.done():
+                del cache[key]  # a failed read is not kept: the next hook tries again
+            raise
+        self._settings_read_at = read.started
+        return self._settings
+
+    async def _read_connection(self) -> GammaSettings:
         from airflow.providers.common.compat.connection import (
             get_async_connection,
             get_async_extra_dejson,
@@ -160,12 +171,12 @@ class GammaHook(BaseHook):
 
         conn = await get_async_connection(self.gamma_conn_id, hook=self)
         extra = await get_async_extra_dejson(conn)
-        self._settings = settings_from(
-            self.gamma_conn_id, conn.host, conn.port, conn.password, extra, self.timeout
-        )
-        self.settings_from_cache = False
-        cache[key] = (now, self._settings)
-        return self._settings
+        return settings_from(self.gamma_conn_id, conn.host, conn.port, conn.password, extra, self.timeout)
+
+    @classmethod
+    def clear_connection_cache(cls) -> None:
+        """Forget every connection read by the async side (e.g. between tests sharing an event loop)."""
+        cls._async_settings.clear()
 
     # --- sync transport -----------------------------------------------------------------------------
 
@@ -599,6 +610,18 @@ class GammaHook(BaseHook):
             hashing.put(None)
             hasher.join()
         return size, digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _SettingsRead:
+    """One read of a connection, shared by every hook of an event loop that asks while it is fresh."""
+
+    started: float
+    lookup: asyncio.Future[GammaSettings]
+
+    def __post_init__(self) -> None:
+        # Every waiter may be cancelled before it ends; a failure must not be logged as never retrieved.
+        self.lookup.add_done_callback(lambda lookup: lookup.cancelled() or lookup.exception())
 
 
 @dataclass

@@ -25,8 +25,15 @@ def gamma_emulator() -> Iterator[GammaEmulator]:
 
 
 @pytest.fixture
-def gamma_connection(gamma_emulator: GammaEmulator, monkeypatch: pytest.MonkeyPatch) -> GammaEmulator:
+def gamma_connection(
+    gamma_emulator: GammaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GammaEmulator]:
     """The ``gamma_emulator``, with ``AIRFLOW_CONN_GAMMA_DEFAULT`` pointing Airflow's
-    ``gamma_default`` connection at it for the duration of the test."""
+    ``gamma_default`` connection at it for the duration of the test (and no connection read by an
+    earlier test's triggers reused)."""
+    from airflow_provider_gamma.hooks.gamma import GammaHook
+
+    GammaHook.clear_connection_cache()
     monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", gamma_emulator.connection_uri())
-    return gamma_emulator
+    yield gamma_emulator
+    GammaHook.clear_connection_cache()

@@ -40,11 +40,15 @@ class GammaGenerationTrigger(BaseTrigger):
     Event ``status``: ``success`` (completed), ``failed`` (Gamma reported a failure), ``timeout`` (still
     pending at ``end_time``) or ``error`` (an error no wait can fix, e.g. 401/404, or too many transient
     failures in a row). The payload also holds ``generation_id``, a ``message`` and the last
-    ``generation`` seen (Gamma's JSON), when there was one.
+    ``generation`` seen (Gamma's JSON), when there was one. When Gamma refuses the API key (401), the
+    connection is read once more (the key may have been rotated) and the watch carries on with the
+    new key; the same key refused twice is an ``error``.
 
     :param generation_id: the generation to watch.
     :param gamma_conn_id: the ``gamma`` connection.
-    :param poll_interval: seconds between polls (stretched to 15 s when Gamma's burst budget runs low).
+    :param poll_interval: seconds from an answered poll to the next: at least this, up to 20 % more (so
+        triggers started together drift apart), 15 s when Gamma's burst budget runs low. A failed
+        poll is retried sooner or later, on the hook's retry backoff or Gamma's ``Retry-After``.
     :param end_time: absolute wall-clock deadline (epoch seconds). Absolute, so a restarted trigger
         keeps the original deadline instead of starting a new window. ``None`` waits forever.
     :param max_consecutive_errors: 5xx answers or network failures in a row tolerated before giving up;
@@ -108,40 +112,45 @@ class GammaGenerationTrigger(BaseTrigger):
         return float("inf") if self.end_time is None else self.end_time - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        refresh = False
+        hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
+        delay, generation = self.first_poll_delay, None
+        refused: _KeyRefused | None = None
         while True:
-            hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
             try:
-                await hook.aget_settings(refresh=refresh)
-                async with hook.async_session():
-                    event = await self._watch(hook)
-            except GammaAuthenticationError as error:
-                if hook.settings_from_cache and not refresh:
-                    # The key was read by another trigger a while ago and may have been rotated since.
-                    self.log.info(
-                        "Gamma refused the cached API key; reading connection %r again", self.gamma_conn_id
+                settings = await hook.aget_settings(refresh=refused is not None)
+                if refused is not None and settings.api_key == refused.api_key:
+                    event = self._event("error", str(refused.error), refused.generation)
+                else:
+                    async with hook.async_session():
+                        event = await self._watch(hook, delay, generation)
+            except _KeyRefused as error:
+                if refused is None:
+                    # The key may have been rotated since it was read: read the connection once more
+                    # and carry on where the watch stopped.
+                    self.log.warning(
+                        "Gamma refused the API key of connection %r; reading the connection again",
+                        self.gamma_conn_id,
                     )
-                    refresh = True
+                    refused, delay, generation = error, 0.0, error.generation
                     continue
-                event = self._event("error", str(error))
+                event = self._event("error", str(error.error), error.generation)
             except GammaError as error:  # the connection itself is unusable (no key, bad URL)
-                event = self._event("error", str(error))
+                event = self._event("error", str(error), generation)
             yield event
             return
 
-    async def _watch(self, hook: GammaHook) -> TriggerEvent:
+    async def _watch(self, hook: GammaHook, delay: float, generation: Generation | None) -> TriggerEvent:
+        """Poll until the generation ends; raises :class:`_KeyRefused` on a 401."""
         policy = RetryPolicy()
         request = protocol.get_generation_request(self.generation_id)
-        generation: Generation | None = None
         errors_in_a_row = 0
-        delay = self.first_poll_delay
         while True:
             await asyncio.sleep(max(0.0, min(delay, self._seconds_left())))
             try:
                 generation = await hook.aget_generation(self.generation_id)
             except GammaError as error:
                 if isinstance(error, GammaAuthenticationError):
-                    raise
+                    raise _KeyRefused(error, hook.settings.api_key, generation) from error
                 if not protocol.is_transient(error):
                     return self._event("error", str(error), generation)
                 if not isinstance(error, GammaRateLimitError):
@@ -178,3 +187,16 @@ class GammaGenerationTrigger(BaseTrigger):
                     f"Gamma generation {self.generation_id} was still {status} at the deadline",
                     generation,
                 )
+
+
+class _KeyRefused(Exception):
+    """Gamma answered 401 to the key ``api_key`` while watching (internal to the trigger)."""
+
+    def __init__(self, error: GammaAuthenticationError, api_key: str, generation: Generation | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.api_key = api_key
+        self.generation = generation
+
+    def __repr__(self) -> str:  # never show the key
+        return f"_KeyRefused({self.error!r})"
