@@ -232,16 +232,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         curl_file = Path(work) / "curl" / "deck.pdf"
         curl_file.parent.mkdir()
         dest_file = Path(work) / "ours" / "deck.pdf"
-        expected: dict[str, Any] = {}
+        # The reference copy: what every landing must match byte for byte (and boto3's source file).
+        source = Path(work) / "source.pdf"
+        run_child(["-c", _CURL, export_url, str(source)], env, timeout)
+        expected: dict[str, Any] = {"size": source.stat().st_size, "sha256": _sha256(source)}
 
         # Each file:// landing starts from the same disk state: no other copy on disk and no dirty pages
         # (on this VM a 1 GiB write runs 3x slower while another fresh 1 GiB file exists).
         def curl() -> dict[str, Any]:
             os.sync()
             run = run_child(["-c", _CURL, export_url, str(curl_file)], env, timeout)
-            if not expected:
-                expected.update(size=curl_file.stat().st_size, sha256=_sha256(curl_file))
-            run["ok"] = curl_file.stat().st_size == expected["size"]
+            run["ok"] = (
+                curl_file.stat().st_size == expected["size"] and _sha256(curl_file) == expected["sha256"]
+            )
             curl_file.unlink()
             return run
 
@@ -272,11 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ours and its baseline take turns, `repeats` times each, who goes first alternating, and the
         # medians are compared: on a shared machine one pair of runs can land either side of a noisy
         # neighbour.
+        # The reference copy stays off the disk during the file:// turns (see above).
+        source.unlink()
         trials = _take_turns({"curl": curl, "ours_file": ours_file}, repeats)
+        run_child(["-c", _CURL, export_url, str(source)], env, timeout)
         # boto3 uploads the same bytes from a local file; ours streams them from the export host. One
         # un-timed upload first: moto's first large upload is slower than the next ones.
-        source = Path(work) / "source.pdf"
-        run_child(["-c", _CURL, export_url, str(source)], env, timeout)
         boto3_upload()
         trials |= _take_turns({"ours_s3": ours_s3, "boto3": boto3_upload}, repeats)
         total = expected["size"]
