@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import math
@@ -282,7 +283,7 @@ async def test_a_key_rotated_mid_watch_is_read_again_and_the_watch_carries_on(ga
     watch = asyncio.ensure_future(events_of(trigger))
     for _ in range(200):  # until the trigger has read (the old key) itself
         reads = GammaHook._async_settings.get(asyncio.get_running_loop(), {})
-        if any(read.lookup.done() for read in reads.values()):
+        if any(read.settings is not None for read in reads.values()):
             break
         await asyncio.sleep(0.01)
     monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", rotated)
@@ -320,3 +321,15 @@ async def test_polls_never_come_sooner_than_the_interval(gamma_connection):
     assert len(gaps) >= 5
     assert min(gaps) >= 0.98 * interval  # the server saw them; a 0.9x jitter would break this at once
     assert len(times) <= math.ceil(2.0 / interval) + 1
+
+
+def test_a_finished_event_loop_leaves_no_cached_connection_behind(gamma_connection):
+    async def read():
+        await GammaHook().aget_settings()
+        return len(GammaHook._async_settings)
+
+    for _ in range(3):
+        assert asyncio.run(read()) >= 1
+    gc.collect()
+    # The cache holds no reference to its loops; asgiref (Airflow's sync_to_async) keeps the last one.
+    assert len(GammaHook._async_settings) <= 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 import random
@@ -153,13 +154,14 @@ class GammaHook(BaseHook):
         if read is None or (
             read.started <= self._settings_read_at if refresh else now - read.started >= ASYNC_SETTINGS_TTL
         ):
-            read = cache[key] = _SettingsRead(now, asyncio.ensure_future(self._read_connection()))
-        try:
+            lookup = asyncio.ensure_future(self._read_connection())
+            read = cache[key] = _SettingsRead(now, lookup)
+            lookup.add_done_callback(functools.partial(read.finished, cache=cache, key=key))
+        if read.settings is not None:
+            self._settings = read.settings
+        else:
+            assert read.lookup is not None  # a read without settings is under way
             self._settings = await asyncio.shield(read.lookup)
-        except BaseException:
-            if cache.get(key) is read and read.lookup.done():
-                del cache[key]  # a failed read is not kept: the next hook tries again
-            raise
         self._settings_read_at = read.started
         return self._settings
 
@@ -612,16 +614,24 @@ class GammaHook(BaseHook):
         return size, digest.hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass
 class _SettingsRead:
     """One read of a connection, shared by every hook of an event loop that asks while it is fresh."""
 
     started: float
-    lookup: asyncio.Future[GammaSettings]
+    lookup: asyncio.Future[GammaSettings] | None
+    settings: GammaSettings | None = None
 
-    def __post_init__(self) -> None:
-        # Every waiter may be cancelled before it ends; a failure must not be logged as never retrieved.
-        self.lookup.add_done_callback(lambda lookup: lookup.cancelled() or lookup.exception())
+    def finished(
+        self, lookup: asyncio.Future[GammaSettings], cache: dict[Any, _SettingsRead], key: Any
+    ) -> None:
+        """Keep the result, not the future (it holds the event loop, the cache's weak key); a failed
+        read is not kept at all, so the next hook tries again."""
+        self.lookup = None
+        if not lookup.cancelled() and lookup.exception() is None:
+            self.settings = lookup.result()
+        elif cache.get(key) is self:
+            del cache[key]
 
 
 @dataclass
