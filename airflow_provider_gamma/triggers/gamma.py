@@ -113,34 +113,31 @@ class GammaGenerationTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
-        delay, generation = self.first_poll_delay, None
-        refused: _KeyRefused | None = None
-        while True:
+        try:
             try:
-                settings = await hook.aget_settings(refresh=refused is not None)
-                if refused is not None and settings.api_key == refused.api_key:
-                    event = self._event("error", str(refused.error), refused.generation)
-                else:
-                    async with hook.async_session():
-                        event = await self._watch(hook, delay, generation)
-            except _KeyRefused as error:
-                if refused is None:
-                    # The key may have been rotated since it was read: read the connection once more
-                    # and carry on where the watch stopped.
-                    self.log.warning(
-                        "Gamma refused the API key of connection %r; reading the connection again",
-                        self.gamma_conn_id,
-                    )
-                    refused, delay, generation = error, 0.0, error.generation
-                    continue
-                event = self._event("error", str(error.error), error.generation)
-            except GammaError as error:  # the connection itself is unusable (no key, bad URL)
-                event = self._event("error", str(error), generation)
-            yield event
-            return
+                event = await self._watch(hook, self.first_poll_delay, None)
+            except _KeyRefused as refused:
+                # The key may have been rotated since it was read: read the connection once more and
+                # carry on where the watch stopped (the same key again is not worth another poll).
+                self.log.warning(
+                    "Gamma refused the API key of connection %r; reading the connection again",
+                    self.gamma_conn_id,
+                )
+                if (await hook.aget_settings(refresh=True)).api_key == refused.api_key:
+                    raise
+                event = await self._watch(hook, 0.0, refused.generation)
+        except _KeyRefused as refused:
+            event = self._event("error", str(refused.error), refused.generation)
+        except GammaError as error:  # the connection itself is unusable (no key, bad URL)
+            event = self._event("error", str(error))
+        yield event
 
     async def _watch(self, hook: GammaHook, delay: float, generation: Generation | None) -> TriggerEvent:
         """Poll until the generation ends; raises :class:`_KeyRefused` on a 401."""
+        async with hook.async_session():
+            return await self._poll(hook, delay, generation)
+
+    async def _poll(self, hook: GammaHook, delay: float, generation: Generation | None) -> TriggerEvent:
         policy = RetryPolicy()
         request = protocol.get_generation_request(self.generation_id)
         errors_in_a_row = 0
