@@ -566,17 +566,16 @@ class GammaHook(BaseHook):
         """Copy a body from ``readinto`` to ``write``; returns its size and sha256.
 
         Reads and writes happen in this thread, one buffer at a time; each buffer then goes to a
-        hashing thread and comes back once hashed, so ``EXPORT_BUFFERS`` buffers bound the memory. A view passed to
-        ``write`` is released when the call returns: one kept by mistake fails loudly when used.
+        hashing thread and comes back once hashed, so ``EXPORT_BUFFERS`` buffers bound the memory. A
+        view passed to ``write`` is released when the call returns: one kept by mistake fails loudly.
         """
         import http.client
         import queue
         import threading
 
-        buffers = EXPORT_BUFFERS
         free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
         hashing: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
-        for _ in range(buffers):
+        for _ in range(EXPORT_BUFFERS):
             free.put(bytearray(chunk_size))
         digest = hashlib.sha256()
 
