@@ -693,6 +693,18 @@ class AirflowCluster:
         )
         return list(result["dag_runs"])
 
+    def wait_for_dag_runs(
+        self, dag_id: str, timeout: float = 120.0, *, poll_interval: float = 1.0
+    ) -> list[dict[str, Any]]:
+        """Wait until ``dag_id`` has a run (the scheduler made it, e.g. on a schedule or an asset event);
+        returns all its runs, oldest first (raises on timeout)."""
+        deadline = time.monotonic() + timeout
+        while not (runs := self.dag_runs(dag_id)):
+            if time.monotonic() > deadline:
+                raise AirflowClusterError(f"no run of {dag_id} within {timeout:.0f} s")
+            time.sleep(poll_interval)
+        return runs
+
     def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         """The REST representation of one task instance (``state``, ``try_number``, ...)."""
         path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}"

@@ -5,7 +5,6 @@ event starts ``on_new_deck``, the next team's DAG, exactly as in production."""
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,11 +42,7 @@ def test_weekly_deck_lands_and_its_asset_starts_the_next_dag(chain) -> None:
     cluster, emulator, landing = chain
     cluster.wait_for_dag("weekly_report_deck")
     cluster.wait_for_dag("on_new_deck")
-    deadline = time.monotonic() + 120
-    while not (weekly := cluster.dag_runs("weekly_report_deck")):
-        assert time.monotonic() < deadline, "the scheduler did not schedule weekly_report_deck"
-        time.sleep(1)
-    [scheduled] = weekly
+    [scheduled] = cluster.wait_for_dag_runs("weekly_report_deck")  # scheduled by the scheduler itself
     assert scheduled["run_type"] == "scheduled"
     run_id = scheduled["dag_run_id"]
     states = cluster.wait_for_task_state(
@@ -61,10 +56,6 @@ def test_weekly_deck_lands_and_its_asset_starts_the_next_dag(chain) -> None:
     assert deck.read_bytes() == emulator.export_bytes(generation.generation_id)
     assert emulator.post_count() == 1
 
-    deadline = time.monotonic() + 120
-    while not (runs := cluster.dag_runs("on_new_deck")):
-        assert time.monotonic() < deadline, "on_new_deck was not started by the weekly deck's asset event"
-        time.sleep(1)
-    [consumer] = runs
+    [consumer] = cluster.wait_for_dag_runs("on_new_deck")  # started by the weekly deck's asset event
     assert consumer["run_type"] == "asset_triggered"
     assert cluster.wait_for_dag_run("on_new_deck", consumer["dag_run_id"], timeout=120) == "success"
