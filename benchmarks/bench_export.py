@@ -274,8 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # Ours and its baseline take turns, `repeats` times each, who goes first alternating, and the
         # medians are compared: on a shared machine one pair of runs can land either side of a noisy
-        # neighbour.
-        # The reference copy stays off the disk during the file:// turns (see above).
+        # neighbour. The reference copy stays off the disk during the file:// turns (see above).
         source.unlink()
         trials = _take_turns({"curl": curl, "ours_file": ours_file}, repeats)
         run_child(["-c", _CURL, export_url, str(source)], env, timeout)
