@@ -151,6 +151,7 @@ _sharing_options = _object(
     }
 )
 _folder_ids = _strings(max_items=10)
+_title = _text(1, 500)
 _export_as = _enum(*EXPORT_FORMATS)
 _image_style = _text(0, 5000)
 
@@ -158,6 +159,7 @@ _image_style = _text(0, 5000)
 GENERATION_FIELDS: dict[str, tuple[str, Check]] = {
     "inputText": ("input_text", _text(1, MAX_INPUT_CHARS)),
     "textMode": ("text_mode", _enum(*TEXT_MODES)),
+    "title": ("title", _title),
     "format": ("format", _enum(*FORMATS)),
     "themeId": ("theme_id", _text()),
     "numCards": ("num_cards", _integer(1, MAX_CARDS, " (60 on Pro, Teams and Business plans)")),
@@ -208,6 +210,7 @@ GENERATION_FIELDS: dict[str, tuple[str, Check]] = {
 TEMPLATE_FIELDS: dict[str, tuple[str, Check]] = {
     "gammaId": ("gamma_id", _text()),
     "prompt": ("prompt", _text(1, MAX_INPUT_CHARS)),
+    "title": ("title", _title),
     "themeId": ("theme_id", _text()),
     "folderIds": ("folder_ids", _folder_ids),
     "exportAs": ("export_as", _export_as),

@@ -97,6 +97,43 @@ class Page(TypedDict):
     nextCursor: str | None
 
 
+class GammaHit(TypedDict):
+    """One hit of ``GET /v1.0/gammas/search``: a gamma (file), not a generation."""
+
+    id: str
+    title: str
+    url: NotRequired[str]
+    updatedTime: NotRequired[str]
+    archived: NotRequired[bool]
+    highlight: NotRequired[str]
+
+
+class Gamma(TypedDict):
+    """Answer of ``GET /v1.0/gammas/{id}``."""
+
+    id: str
+    title: NotRequired[str]
+    url: NotRequired[str]
+    type: NotRequired[str]
+    createdTime: NotRequired[str]
+    updatedTime: NotRequired[str]
+    archived: NotRequired[bool]
+
+
+ExportStatus = Literal["pending", "completed", "failed"]
+
+
+class Export(TypedDict):
+    """Answer of ``GET /v1.0/exports/{id}``: an export of an existing gamma."""
+
+    exportId: str
+    status: ExportStatus
+    exportAs: NotRequired[str]
+    gammaId: NotRequired[str]
+    exportUrl: NotRequired[str]
+    error: NotRequired[Any]
+
+
 class ArchiveResult(TypedDict):
     gammaId: str
     archived: bool
@@ -117,6 +154,8 @@ class ApiRequest:
 
     :param starts_generation: the call starts a paid generation, so it is retried only when Gamma
         certainly did not act on it (429, or the connection never opened).
+    :param timeout: seconds this call may take at most, when shorter than the connection's timeout
+        (e.g. what is left of the task's ``execution_timeout``).
     """
 
     method: str
@@ -124,6 +163,11 @@ class ApiRequest:
     params: Mapping[str, str] = field(default_factory=dict)
     json: Mapping[str, Any] | None = None
     starts_generation: bool = False
+    timeout: float | None = None
+
+    def timeout_within(self, connection_timeout: float) -> float:
+        """The seconds to allow this call: the connection's timeout, or less when the call says so."""
+        return connection_timeout if self.timeout is None else min(self.timeout, connection_timeout)
 
     def url(self, base_url: str) -> str:
         query = f"?{urlencode(self.params)}" if self.params else ""
@@ -139,12 +183,16 @@ def _path_id(value: str, what: str) -> str:
     return quote(value.strip(), safe="")
 
 
-def create_generation_request(body: Mapping[str, Any]) -> ApiRequest:
-    return ApiRequest("POST", f"{API_PREFIX}/generations", json=body, starts_generation=True)
+def create_generation_request(body: Mapping[str, Any], *, timeout: float | None = None) -> ApiRequest:
+    return ApiRequest("POST", f"{API_PREFIX}/generations", json=body, starts_generation=True, timeout=timeout)
 
 
-def create_generation_from_template_request(body: Mapping[str, Any]) -> ApiRequest:
-    return ApiRequest("POST", f"{API_PREFIX}/generations/from-template", json=body, starts_generation=True)
+def create_generation_from_template_request(
+    body: Mapping[str, Any], *, timeout: float | None = None
+) -> ApiRequest:
+    return ApiRequest(
+        "POST", f"{API_PREFIX}/generations/from-template", json=body, starts_generation=True, timeout=timeout
+    )
 
 
 def get_generation_request(generation_id: str) -> ApiRequest:
@@ -168,6 +216,44 @@ def archive_gamma_request(gamma_id: str) -> ApiRequest:
 
 def delete_gamma_request(gamma_id: str) -> ApiRequest:
     return ApiRequest("DELETE", f"{API_PREFIX}/gammas/{_path_id(gamma_id, 'gamma_id')}")
+
+
+#: Gamma's ceiling for ``limit`` of ``GET /v1.0/gammas/search``.
+MAX_SEARCH_LIMIT = 25
+
+
+def search_gammas_request(
+    query: str,
+    *,
+    updated_after: datetime | None = None,
+    include_archived: bool = False,
+    limit: int = MAX_SEARCH_LIMIT,
+    after: str | None = None,
+) -> ApiRequest:
+    """``GET /v1.0/gammas/search``: gammas whose content matches ``query``, newest first."""
+    params = {"q": query, "limit": str(limit)}
+    if updated_after is not None:
+        params["updatedAfter"] = updated_after.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if include_archived:
+        params["includeArchived"] = "true"
+    if after:
+        params["after"] = after
+    return ApiRequest("GET", f"{API_PREFIX}/gammas/search", params=params)
+
+
+def get_gamma_request(gamma_id: str) -> ApiRequest:
+    return ApiRequest("GET", f"{API_PREFIX}/gammas/{_path_id(gamma_id, 'gamma_id')}")
+
+
+def export_gamma_request(gamma_id: str, export_as: str) -> ApiRequest:
+    """``POST /v1.0/gammas/{id}/export``: a new export of an existing gamma (not a generation)."""
+    return ApiRequest(
+        "POST", f"{API_PREFIX}/gammas/{_path_id(gamma_id, 'gamma_id')}/export", json={"exportAs": export_as}
+    )
+
+
+def get_export_request(export_id: str) -> ApiRequest:
+    return ApiRequest("GET", f"{API_PREFIX}/exports/{_path_id(export_id, 'export_id')}")
 
 
 def request_headers(api_key: str, user_agent: str) -> dict[str, str]:
@@ -301,6 +387,8 @@ def parse_response(request: ApiRequest, response: ApiResponse) -> Any:
     try:
         return json.loads(response.body)
     except ValueError:
+        if request.starts_generation:
+            raise _unreadable_submission(request, f"a {response.status} answer that is not JSON") from None
         raise GammaProtocolError(
             f"{request.describe()}: answer is not JSON: {response.body[:200]!r}",
             http_status=response.status,
@@ -316,8 +404,57 @@ def _require(payload: Any, keys: tuple[str, ...], request: ApiRequest) -> dict[s
     return payload
 
 
+def _unreadable_submission(request: ApiRequest, what: str) -> GammaSubmissionUncertainError:
+    # Gamma said yes (2xx) but not to what: a generation is probably running and billed.
+    return GammaSubmissionUncertainError(
+        f"{request.describe()}: Gamma accepted the request but sent {what}, so the generation's id is "
+        "unknown; it is probably running and billed"
+    )
+
+
 def read_generation_created(request: ApiRequest, payload: Any) -> GenerationCreated:
-    return cast(GenerationCreated, _require(payload, ("generationId",), request))
+    """The accepted generation; an answer without a usable ``generationId`` is an uncertain submission."""
+    generation_id = payload.get("generationId") if isinstance(payload, dict) else None
+    if not isinstance(generation_id, str) or not generation_id.strip():
+        raise _unreadable_submission(request, f"no generationId ({_excerpt(payload)})")
+    return cast(GenerationCreated, payload)
+
+
+def _excerpt(payload: Any) -> str:
+    return _redact(repr(payload))[:200]
+
+
+def read_search(request: ApiRequest, payload: Any) -> tuple[list[GammaHit], str | None]:
+    """The hits of one search answer (malformed ones dropped) and the next page's cursor, if any."""
+    hits = _require(payload, ("hits",), request)["hits"]
+    if not isinstance(hits, list):
+        raise GammaProtocolError(f"{request.describe()}: 'hits' is not a list")
+    usable = [
+        cast(GammaHit, hit)
+        for hit in hits
+        if isinstance(hit, dict) and isinstance(hit.get("id"), str) and isinstance(hit.get("title"), str)
+    ]
+    cursor = payload.get("nextCursor")
+    more = payload.get("hasMore", cursor is not None)
+    return usable, cursor if more and isinstance(cursor, str) and cursor else None
+
+
+def read_gamma(request: ApiRequest, payload: Any) -> Gamma:
+    return cast(Gamma, _require(payload, ("id",), request))
+
+
+def read_export_created(request: ApiRequest, payload: Any) -> str:
+    export_id = _require(payload, ("exportId",), request)["exportId"]
+    if not isinstance(export_id, str) or not export_id:
+        raise GammaProtocolError(f"{request.describe()}: 'exportId' is not a string")
+    return export_id
+
+
+def read_export(request: ApiRequest, payload: Any) -> Export:
+    export = _require(payload, ("exportId", "status"), request)
+    if export["status"] not in ("pending", "completed", "failed"):
+        raise GammaProtocolError(f"{request.describe()}: unknown export status {export['status']!r}")
+    return cast(Export, export)
 
 
 def read_generation(request: ApiRequest, payload: Any) -> Generation:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_gamma import submission
 from airflow_provider_gamma._compat import AirflowFailException, TaskDeferred
 from airflow_provider_gamma.exceptions import (
     GammaError,
@@ -22,7 +23,6 @@ from airflow_provider_gamma.exceptions import (
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.operators.gamma import (
-    STATE_GENERATION_ID,
     GammaGenerateFromTemplateOperator,
     GammaGenerateOperator,
     GammaGenerationLink,
@@ -189,7 +189,7 @@ def test_a_retry_reattaches_to_the_pending_generation_instead_of_paying_again(ga
     store = DictStateStore()
     with pytest.raises(TaskDeferred):
         operator(deferrable=True).execute(context(store))
-    first_id = store.values[STATE_GENERATION_ID]
+    first_id = store.values[submission.STATE_KEY]["generation_id"]
     # the next try (e.g. after a worker crash or the trigger's timeout) finds it and waits for it
     result = operator(deferrable=False).execute(context(store))
     assert result["generationId"] == first_id

@@ -13,6 +13,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -36,7 +37,10 @@ from airflow_provider_gamma.protocol import (
     ApiResponse,
     ArchiveResult,
     DeleteResult,
+    Export,
     Folder,
+    Gamma,
+    GammaHit,
     Generation,
     GenerationCreated,
     RateBudget,
@@ -204,7 +208,7 @@ class GammaHook(BaseHook):
                 request.method,
                 request.url(settings.base_url),
                 json=request.json,
-                timeout=settings.timeout,
+                timeout=request.timeout_within(settings.timeout),
                 allow_redirects=False,
             )
             return ApiResponse(response.status_code, response.headers, response.content)
@@ -303,13 +307,23 @@ class GammaHook(BaseHook):
 
     # --- generations --------------------------------------------------------------------------------
 
-    def submit_generation(self, body: Mapping[str, Any]) -> GenerationCreated:
-        """``POST /v1.0/generations`` with a ready body (see :func:`parameters.generation_body`)."""
-        return self._submit(protocol.create_generation_request(body))
+    def submit_generation(
+        self, body: Mapping[str, Any], *, timeout: float | None = None
+    ) -> GenerationCreated:
+        """``POST /v1.0/generations`` with a ready body (see :func:`parameters.generation_body`).
 
-    def submit_generation_from_template(self, body: Mapping[str, Any]) -> GenerationCreated:
-        """``POST /v1.0/generations/from-template`` with a ready body (see :func:`parameters.template_body`)."""
-        return self._submit(protocol.create_generation_from_template_request(body))
+        :param timeout: seconds the POST may take at most, if less than the connection's timeout.
+        :raises GammaSubmissionUncertainError: the POST may have started a generation whose id never
+            arrived (5xx, timeout, dropped connection, unreadable 2xx answer); never retried here.
+        """
+        return self._submit(protocol.create_generation_request(body, timeout=timeout))
+
+    def submit_generation_from_template(
+        self, body: Mapping[str, Any], *, timeout: float | None = None
+    ) -> GenerationCreated:
+        """``POST /v1.0/generations/from-template`` with a ready body (see :func:`parameters.template_body`);
+        ``timeout`` and errors as for :meth:`submit_generation`."""
+        return self._submit(protocol.create_generation_from_template_request(body, timeout=timeout))
 
     def _submit(self, request: ApiRequest) -> GenerationCreated:
         created = protocol.read_generation_created(request, self._call(request))
@@ -325,6 +339,7 @@ class GammaHook(BaseHook):
         input_text: str,
         *,
         text_mode: str = "generate",
+        title: str | None = None,
         format: str | None = None,
         num_cards: int | None = None,
         card_split: str | None = None,
@@ -347,6 +362,7 @@ class GammaHook(BaseHook):
         body = parameters.generation_body(
             input_text=input_text,
             text_mode=text_mode,
+            title=title,
             format=format,
             num_cards=num_cards,
             card_split=card_split,
@@ -367,6 +383,7 @@ class GammaHook(BaseHook):
         gamma_id: str,
         prompt: str,
         *,
+        title: str | None = None,
         theme_id: str | None = None,
         folder_ids: list[str] | None = None,
         export_as: str | None = None,
@@ -378,6 +395,7 @@ class GammaHook(BaseHook):
         body = parameters.template_body(
             gamma_id=gamma_id,
             prompt=prompt,
+            title=title,
             theme_id=theme_id,
             folder_ids=folder_ids,
             export_as=export_as,
@@ -426,6 +444,69 @@ class GammaHook(BaseHook):
             time.sleep(min(protocol.poll_delay(poll_interval, self.rate_limit), remaining))
 
     # --- themes, folders, gammas ---------------------------------------------------------------------
+
+    def search_gammas(
+        self,
+        query: str,
+        *,
+        updated_after: datetime | None = None,
+        include_archived: bool = False,
+        limit: int = protocol.MAX_SEARCH_LIMIT,
+    ) -> list[GammaHit]:
+        """Gammas matching ``query`` (newest first), every page up to ``limit`` hits in all.
+
+        Needs search on the workspace's plan; a 403 raises :class:`GammaPermissionError`.
+
+        :param updated_after: only gammas updated at or after this moment.
+        :param include_archived: include archived gammas.
+        :param limit: most hits to return.
+        """
+        hits: list[GammaHit] = []
+        cursor: str | None = None
+        while len(hits) < limit:
+            request = protocol.search_gammas_request(
+                query,
+                updated_after=updated_after,
+                include_archived=include_archived,
+                limit=min(limit - len(hits), protocol.MAX_SEARCH_LIMIT),
+                after=cursor,
+            )
+            page, cursor = protocol.read_search(request, self._call(request))
+            hits.extend(page)
+            if cursor is None or not page:
+                break
+        return hits[:limit]
+
+    def get_gamma(self, gamma_id: str) -> Gamma:
+        """A gamma's metadata (title, URL, type, times) by its file id."""
+        request = protocol.get_gamma_request(gamma_id)
+        return protocol.read_gamma(request, self._call(request))
+
+    def export_gamma(self, gamma_id: str, export_as: str) -> str:
+        """Start an export of an existing gamma as ``pdf``, ``pptx`` or ``png``; returns the export id."""
+        request = protocol.export_gamma_request(gamma_id, export_as)
+        return protocol.read_export_created(request, self._call(request))
+
+    def get_export(self, export_id: str) -> Export:
+        """An export's status (``pending``, ``completed`` or ``failed``) and, once done, ``exportUrl``."""
+        request = protocol.get_export_request(export_id)
+        return protocol.read_export(request, self._call(request))
+
+    def wait_for_export(
+        self, export_id: str, *, poll_interval: float = 2.0, timeout: float = 600.0
+    ) -> Export:
+        """Poll an export until it ends and return it; raises :class:`GammaExportError` on failure or
+        when it is still pending after ``timeout`` seconds."""
+        end = time.monotonic() + timeout
+        while True:
+            export = self.get_export(export_id)
+            if export["status"] == "completed" and export.get("exportUrl"):
+                return export
+            if export["status"] == "failed":
+                raise GammaExportError(f"Gamma export {export_id} failed: {export.get('error')!r}")
+            if time.monotonic() >= end:
+                raise GammaExportError(f"Gamma export {export_id} was still pending after {timeout:.0f} s")
+            time.sleep(min(poll_interval, max(0.0, end - time.monotonic())))
 
     def _list_all(self, collection: str, query: str | None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_gamma import parameters
+from airflow_provider_gamma import parameters, submission
 from airflow_provider_gamma._compat import AirflowFailException, conf, task_state_store
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import (
@@ -19,9 +19,10 @@ from airflow_provider_gamma.exceptions import (
     GammaGenerationFailedError,
     GammaGenerationTimeoutError,
     GammaParameterError,
+    GammaSubmissionUncertainError,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
-from airflow_provider_gamma.protocol import Generation, GenerationCreated
+from airflow_provider_gamma.protocol import GammaHit, Generation, GenerationCreated, is_transient
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,8 +32,10 @@ XCOM_GENERATION_ID = "generation_id"
 XCOM_GAMMA_URL = "gamma_url"
 #: No Gamma generation completes in under ten seconds, so the trigger spends no poll before then.
 DEFAULT_FIRST_POLL_DELAY = 10.0
-#: task state store key (Airflow >= 3.3) under which a try leaves its generation id for the next try.
-STATE_GENERATION_ID = "gamma_generation_id"
+#: How long an uncertain POST's deck is looked for before concluding that Gamma created none.
+DEFAULT_RECONCILE_WINDOW = timedelta(minutes=10)
+#: Uncertain POSTs that found nothing and were sent again, at most, before giving up.
+MAX_RESUBMITS = 2
 
 
 class GammaGenerationLink(BaseOperatorLink):
@@ -54,6 +57,13 @@ def generation_failure(generation: Generation) -> GammaGenerationFailedError:
         generation_id=generation["generationId"],
         http_status=error.get("statusCode"),
     )
+
+
+def _submission_record(value: Any) -> submission.Submission:
+    entry = submission.Submission.from_json(value)
+    if entry is None or entry.marker is None:
+        raise GammaError(f"Cannot resume looking for an uncertain POST's deck: bad record {value!r}")
+    return entry
 
 
 def _seconds(value: float | timedelta, name: str, *, allow_zero: bool = False) -> float:
@@ -84,6 +94,9 @@ class _GammaGenerationOperator(BaseOperator):
         timeout: float | timedelta = timedelta(minutes=30),
         first_poll_delay: float | timedelta = DEFAULT_FIRST_POLL_DELAY,
         resubmit_failed: bool = False,
+        title: str | None = None,
+        reconcile: bool = True,
+        reconcile_window: float | timedelta = DEFAULT_RECONCILE_WINDOW,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -91,6 +104,7 @@ class _GammaGenerationOperator(BaseOperator):
             ("wait_for_completion", wait_for_completion),
             ("deferrable", deferrable),
             ("resubmit_failed", resubmit_failed),
+            ("reconcile", reconcile),
         ):
             if not isinstance(flag, bool):  # a string such as "False" would be truthy
                 raise GammaParameterError(f"Invalid Gamma parameter {name}={flag!r}: must be True or False")
@@ -101,6 +115,10 @@ class _GammaGenerationOperator(BaseOperator):
         self.poll_interval = _seconds(poll_interval, "poll_interval")
         self.timeout = _seconds(timeout, "timeout")
         self.resubmit_failed = resubmit_failed
+        self.title = title
+        self.reconcile = reconcile
+        self.reconcile_window = _seconds(reconcile_window, "reconcile_window")
+        self._started = time.monotonic()
 
     @cached_property
     def hook(self) -> GammaHook:
@@ -111,16 +129,91 @@ class _GammaGenerationOperator(BaseOperator):
         raise NotImplementedError
 
     def execute(self, context: Context) -> Generation:
+        self._started = time.monotonic()
         body = self.build_body()
         store = task_state_store(context)
-        generation = self._previous_generation(store)
-        if generation is None:
-            created: GenerationCreated = getattr(self.hook, self._submit_method)(body)
-            if store is not None:
-                store.set(STATE_GENERATION_ID, created["generationId"])
-            generation = {"generationId": created["generationId"], "status": "pending"}
-            if created.get("warnings"):
-                generation["warnings"] = created["warnings"]
+        this = submission.Submission(
+            fingerprint=submission.fingerprint(self._submit_method, body),
+            clear_epoch=self._clear_epoch(context),
+            sent_at=0.0,
+        )
+        earlier = submission.Submission.from_json(store.get(submission.STATE_KEY)) if store else None
+        if earlier is not None and earlier.same_request(this.fingerprint, this.clear_epoch):
+            if earlier.generation_id:
+                generation = self._reattach(earlier.generation_id)
+                if generation is not None:
+                    return self._follow(context, generation)
+            elif earlier.marker:
+                self.log.warning(
+                    "An earlier try's POST may have started a generation whose id never arrived; looking "
+                    "for its deck (reference %s) before submitting anything",
+                    earlier.marker,
+                )
+                return self._reconcile(context, earlier)
+            else:
+                raise AirflowFailException(
+                    "An earlier try of this task was stopped while its POST was under way, so a generation "
+                    "may be running and billed; with reconcile=False it cannot be looked for. Not paying "
+                    "again: check your Gamma workspace, then clear the task to submit anew."
+                )
+        elif earlier is not None:
+            self.log.info(
+                "The task state store holds the deck of %s; submitting a new one",
+                "another input" if earlier.fingerprint != this.fingerprint else "an earlier run or clear",
+            )
+        return self._submit(context, this)
+
+    def _clear_epoch(self, context: Context) -> int:
+        ti = context["ti"]
+        max_tries = getattr(ti, "max_tries", None)
+        if not isinstance(max_tries, int):
+            return 1
+        return submission.clear_epoch(ti.try_number, max_tries, self.retries or 0)
+
+    def _remember(self, context: Context, entry: submission.Submission) -> None:
+        store = task_state_store(context)
+        if store is not None:
+            store.set(submission.STATE_KEY, entry.to_json())
+
+    def _submit(self, context: Context, entry: submission.Submission) -> Generation:
+        """POST once, noting first what lets the next try (or this one) find the deck if the answer is lost."""
+        body = self.build_body()
+        entry.marker = submission.new_marker() if self.reconcile else None
+        entry.generation_id, entry.lookups = None, []
+        entry.sent_at = time.time()
+        self._remember(context, entry)
+        try:
+            created: GenerationCreated = getattr(self.hook, self._submit_method)(
+                submission.with_reference(body, entry.marker) if entry.marker else body,
+                timeout=self._time_for_post(),
+            )
+        except GammaSubmissionUncertainError as error:
+            if entry.marker is None:
+                raise
+            self.log.warning("%s; looking for the deck by its reference %s", error, entry.marker)
+            entry.note(f"POST uncertain ({error.http_status or 'no answer'})", time.time())
+            return self._reconcile(context, entry)
+        entry.generation_id = created["generationId"]
+        self._remember(context, entry)
+        generation: Generation = {"generationId": created["generationId"], "status": "pending"}
+        if created.get("warnings"):
+            generation["warnings"] = created["warnings"]
+        return self._follow(context, generation)
+
+    def _time_for_post(self) -> float | None:
+        """Seconds the POST may take so that it settles before ``execution_timeout`` fires."""
+        if self.execution_timeout is None:
+            return None
+        budget = self.execution_timeout.total_seconds()
+        left = budget - (time.monotonic() - self._started) - min(30.0, max(5.0, budget / 10))
+        if left < 1:
+            raise GammaError(
+                f"execution_timeout={budget:.0f}s leaves no time for the POST to settle; not submitting"
+            )
+        return left
+
+    def _follow(self, context: Context, generation: Generation) -> Generation:
+        """Publish the id and the link, then wait for the generation here or in the triggerer."""
         generation_id = generation["generationId"]
         context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=generation_id)
         # Airflow resolves the link whenever the task stops, deferring included; until Gamma reports
@@ -150,29 +243,124 @@ class _GammaGenerationOperator(BaseOperator):
             timeout=self.execution_timeout or timedelta(seconds=self.timeout + self.poll_interval + 120),
         )
 
-    def _previous_generation(self, store: Any) -> Generation | None:
-        """The generation an earlier try of this task started, when it can still be used (Airflow >= 3.3).
-
-        A pending one is re-attached to and a completed one returned, so a retry never pays again; a
-        failed one is resubmitted only with ``resubmit_failed=True``.
-        """
-        if store is None:
-            return None
-        generation_id = store.get(STATE_GENERATION_ID)
-        if not generation_id:
-            return None
-        generation = self.hook.get_generation(str(generation_id))
+    def _reattach(self, generation_id: str) -> Generation | None:
+        """The generation an earlier try of this clear started: a pending one is watched again and a
+        completed one returned, so a retry never pays again; a failed one is resubmitted only with
+        ``resubmit_failed=True`` (``None``)."""
+        generation = self.hook.get_generation(generation_id)
         if generation["status"] == "failed":
             if not self.resubmit_failed:
                 raise AirflowFailException(
-                    f"An earlier try's Gamma generation {generation_id} failed "
-                    f"({generation.get('error', {}).get('message', 'no reason given')}); not starting a new, "
-                    "billed one. Set resubmit_failed=True to let retries submit again."
+                    f"An earlier try's {generation_failure(generation)}; not starting a new, billed one. "
+                    "Set resubmit_failed=True to let retries submit again, or clear the task."
                 )
             self.log.info("Earlier try's generation %s failed; submitting a new one", generation_id)
             return None
         self.log.info("Re-attaching to generation %s started by an earlier try", generation_id)
         return generation
+
+    # --- reconciliation: finding the deck of a POST whose answer was lost -------------------------
+
+    def _reconcile(self, context: Context, entry: submission.Submission) -> Generation:
+        """Look for the deck by its reference until found or the window closes; then resubmit once
+        nothing can have been created, or fail with the evidence when that cannot be known."""
+        while True:
+            deck, answered = self._look_up(entry)
+            if deck is not None:
+                self._remember(context, entry)
+                return self._reconciled(context, deck, entry)
+            wake = entry.next_lookup(time.time(), self.reconcile_window)
+            if wake is None:
+                if not answered:
+                    raise GammaSubmissionUncertainError(
+                        f"Could not find out whether Gamma started the generation: the last search failed. "
+                        f"Check your Gamma workspace before re-running the task. {entry.evidence()}"
+                    )
+                if entry.resubmits >= MAX_RESUBMITS:
+                    raise GammaSubmissionUncertainError(
+                        f"Gave up after {entry.resubmits + 1} uncertain submissions. {entry.evidence()}"
+                    )
+                self.log.warning(
+                    "No deck carries the reference %s %.0f s after the POST, so Gamma did not create one; "
+                    "submitting again",
+                    entry.marker,
+                    time.time() - entry.sent_at,
+                )
+                entry.resubmits += 1
+                return self._submit(context, entry)
+            self._remember(context, entry)
+            if self.deferrable:
+                from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+                self.defer(
+                    trigger=DateTimeTrigger(moment=datetime.fromtimestamp(wake, UTC)),
+                    method_name="resume_reconciliation",
+                    kwargs={"submission": entry.to_json()},
+                )
+            self._sleep_until(wake, entry, context)
+
+    def _look_up(self, entry: submission.Submission) -> tuple[GammaHit | None, bool]:
+        """One search for the reference: (the deck or ``None``, whether Gamma answered)."""
+        assert entry.marker is not None
+        try:
+            hits = self.hook.search_gammas(
+                entry.marker, updated_after=entry.searched_since(), include_archived=True
+            )
+        except GammaError as error:
+            entry.note(f"search failed: {error}", time.time())
+            if is_transient(error):
+                return None, False
+            raise GammaSubmissionUncertainError(
+                f"Cannot look for the deck of an uncertain POST ({error}), so it may be running and billed. "
+                f"Check your Gamma workspace before re-running the task. {entry.evidence()}"
+            ) from error
+        deck = submission.find_deck(hits, entry.marker)
+        entry.note(
+            f"search: {len(hits)} hits, {'deck ' + deck['id'] if deck else 'none with it'}", time.time()
+        )
+        return deck, True
+
+    def _sleep_until(self, wake: float, entry: submission.Submission, context: Context) -> None:
+        wait = max(0.0, wake - time.time())
+        if self.execution_timeout is not None:
+            left = self.execution_timeout.total_seconds() - (time.monotonic() - self._started) - 5.0
+            if wait > left:
+                message = (
+                    f"execution_timeout leaves no time to look for the deck again in {wait:.0f} s. "
+                    f"{entry.evidence()}"
+                )
+                if task_state_store(context) is not None:  # the next try carries on from the record
+                    raise GammaError(f"{message}; the next try keeps looking")
+                raise GammaSubmissionUncertainError(f"{message}. Check your Gamma workspace.")
+        time.sleep(wait)
+
+    def resume_reconciliation(
+        self, context: Context, event: Mapping[str, Any] | None = None, submission: Any = None
+    ) -> Generation:
+        """Resume after a deferred wait between two lookups of an uncertain POST's deck."""
+        self._started = time.monotonic()
+        entry = _submission_record(submission)
+        return self._reconcile(context, entry)
+
+    def _reconciled(self, context: Context, deck: GammaHit, entry: submission.Submission) -> Generation:
+        self.log.warning(
+            "Found the deck of the uncertain POST by its reference %s: gamma %s. Gamma reports no "
+            "generation id or credits for it.",
+            entry.marker,
+            deck["id"],
+        )
+        result: dict[str, Any] = {
+            "generationId": None,
+            "status": "completed",
+            "gammaId": deck["id"],
+            "gammaUrl": deck.get("url", ""),
+            "reconciled": True,
+        }
+        export_as = self.build_body().get("exportAs")
+        if export_as:
+            result["exportAs"] = export_as
+        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=None)
+        return self._finish(context, cast(Generation, result))
 
     def execute_complete(
         self, context: Context, event: Mapping[str, Any] | None = None, warnings: str | None = None
@@ -255,12 +443,26 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     :param first_poll_delay: seconds before the first status poll when deferred (default 10): no
         generation completes sooner, so no request is spent before it can plausibly be done.
     :param resubmit_failed: when a generation fails, let a task retry submit (and pay for) a new one.
-        Off by default: a failed generation fails the task without retries.
+        Off by default: a failed generation fails the task without retries. A cleared task always
+        submits anew.
+    :param title: the deck's title (1 to 500 characters); Gamma makes one up when it is not given.
+        Templated.
+    :param reconcile: give each submission a reference (``[gx0123456789]``, appended to ``title`` or,
+        without one, to the input's first line) so that a POST whose answer is lost (5xx, timeout,
+        dropped connection, unreadable answer) can be settled by searching for the deck: found, it is
+        returned (with ``reconciled: True``, no ``generationId`` and no ``credits``, which Gamma does
+        not report for it); not found within ``reconcile_window``, the request is sent again. With
+        ``False`` the title is left alone and such a POST fails the task without a retry.
+    :param reconcile_window: how long to look for the deck of an uncertain POST (seconds or
+        timedelta; default 10 minutes) before concluding Gamma created none. A deck that takes longer
+        than this to appear in Gamma's search would be paid for twice: raise it for long decks.
+        Deferred tasks wait between lookups in the triggerer.
     """
 
     template_fields: Sequence[str] = (
         "input_text",
         "text_mode",
+        "title",
         "format",
         "num_cards",
         "card_split",
@@ -348,6 +550,7 @@ class GammaGenerateFromTemplateOperator(_GammaGenerationOperator):
     template_fields: Sequence[str] = (
         "gamma_id",
         "prompt",
+        "title",
         "theme_id",
         "folder_ids",
         "export_as",

@@ -337,6 +337,7 @@ class GammaEmulator:
         truncate_at: int | None = None,
         created: bool = False,
         times: int | None = 1,
+        every: int | None = None,
     ) -> FaultRule:
         """Inject a fault; rules are tried in the order added, first match wins.
 
@@ -354,6 +355,7 @@ class GammaEmulator:
             created: Run the real handler first (e.g. really start the generation, which will be
                 billed) and then send the fault instead of its answer.
             times: Number of requests to affect (``None`` = forever).
+            every: Affect only every n-th matching request (e.g. ``status=502, every=7, times=None``).
 
         Returns:
             The live rule; its ``hits`` attribute counts the requests it affected.
@@ -370,6 +372,7 @@ class GammaEmulator:
             truncate_at=truncate_at,
             created=created,
             times=times,
+            every=every,
         )
         return self._core.faults.add(rule)
 

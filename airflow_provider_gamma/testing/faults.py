@@ -66,7 +66,10 @@ class FaultRule:
             (e.g. ``POST /v1.0/generations`` really starts a billed generation) although the
             client sees the fault. Lets tests prove a client does not blindly retry such a POST.
         times: How many requests the rule applies to; ``None`` means forever.
+        every: Apply to every n-th matching request only (``every=7``: the 7th, 14th, ...), for
+            background noise such as "a 502 on every 7th request"; the others pass to later rules.
         hits: How many requests the rule has been applied to so far (updated by the emulator).
+        seen: How many matching requests the rule has seen, applied or not (updated by the emulator).
     """
 
     host: Host = "api"
@@ -80,7 +83,9 @@ class FaultRule:
     truncate_at: int | None = None
     created: bool = False
     times: int | None = 1
+    every: int | None = None
     hits: int = field(default=0)
+    seen: int = field(default=0)
 
     def __post_init__(self) -> None:
         if self.host not in ("api", "export"):
@@ -100,6 +105,8 @@ class FaultRule:
             raise ValueError("times must be >= 1 or None")
         if self.delay < 0:
             raise ValueError("delay must be >= 0")
+        if self.every is not None and self.every < 1:
+            raise ValueError("every must be >= 1 or None")
 
     @property
     def remaining(self) -> int | None:
@@ -124,7 +131,7 @@ class FaultRule:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FaultRule:
         """Build a rule from a JSON object (as posted to ``/_emulator/faults``)."""
-        allowed = {f for f in cls.__dataclass_fields__ if f != "hits"}
+        allowed = {f for f in cls.__dataclass_fields__ if f not in ("hits", "seen")}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault rule field(s): {', '.join(sorted(unknown))}")
@@ -160,7 +167,12 @@ class FaultRules:
             return None
         with self._lock:
             for rule in self._rules:
-                if rule.matches(host, method, path) and (rule.times is None or rule.hits < rule.times):
+                if not rule.matches(host, method, path) or (
+                    rule.times is not None and rule.hits >= rule.times
+                ):
+                    continue
+                rule.seen += 1
+                if rule.every is None or rule.seen % rule.every == 0:
                     rule.hits += 1
                     return rule
         return None

@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
@@ -35,6 +36,9 @@ __all__ = ["EmulatorCore"]
 _GENERATION = re.compile(r"^/v1\.0/generations/([^/]+)$")
 _ARCHIVE = re.compile(r"^/v1\.0/gammas/([^/]+)/archive$")
 _GAMMA = re.compile(r"^/v1\.0/gammas/([^/]+)$")
+_GAMMA_EXPORT = re.compile(r"^/v1\.0/gammas/([^/]+)/export$")
+_EXPORT_JOB = re.compile(r"^/v1\.0/exports/([^/]+)$")
+_SEARCH_LIMIT: Final = 25
 _EXPORT = re.compile(r"^/export/([A-Za-z0-9_\-]+)\.([a-z]+)$")
 _CONTROL_GENERATION = re.compile(r"^/_emulator/generations/([^/]+)/(complete|fail)$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -233,6 +237,14 @@ class EmulatorCore:
             return self._list(self.folders, record.query, with_type=False)
         if get and (match := _GENERATION.match(path)):
             return self._poll(match.group(1))
+        if get and path == "/v1.0/gammas/search":
+            return self._search(record.query)
+        if get and (match := _GAMMA.match(path)):
+            return self._get_gamma(match.group(1))
+        if method == "POST" and (match := _GAMMA_EXPORT.match(path)):
+            return self._export_gamma(match.group(1), record.json)
+        if get and (match := _EXPORT_JOB.match(path)):
+            return self._export_job(match.group(1))
         if method == "POST" and (match := _ARCHIVE.match(path)):
             return self._archive(match.group(1))
         if method == "DELETE" and (match := _GAMMA.match(path)):
@@ -363,6 +375,89 @@ class EmulatorCore:
         except CursorError:
             return _error(400, "Input validation errors: 1. after must be a valid cursor")
         return 200, page
+
+    @staticmethod
+    def _gamma_hit(generation: GenerationState) -> Json:
+        updated = generation.completed_at or generation.created_at
+        return {
+            "id": generation.gamma_id,
+            "title": generation.title,
+            "url": generation.gamma_url,
+            "createdBy": {"id": "user_emulator", "email": "emulator@example.com"},
+            "updatedTime": datetime.fromtimestamp(updated, UTC).isoformat().replace("+00:00", "Z"),
+            "archived": generation.archived,
+        }
+
+    def _search(self, query: dict[str, str]) -> tuple[int, Json]:
+        if not self.state.config.search_enabled:
+            return _error(403, "Search is not enabled for this workspace")
+        errors: list[str] = []
+        bounds: dict[str, float | None] = {}
+        for name in ("updatedAfter", "updatedBefore"):
+            value = query.get(name)
+            bounds[name] = None
+            if value:
+                try:
+                    bounds[name] = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+                except ValueError:
+                    errors.append(f"{name} must be a valid ISO 8601 date string")
+        limit = 10
+        if "limit" in query:
+            if not query["limit"].isdigit() or not 1 <= int(query["limit"]) <= _SEARCH_LIMIT:
+                errors.append(f"limit must be an integer from 1 to {_SEARCH_LIMIT}")
+            else:
+                limit = int(query["limit"])
+        text = query.get("q", "")
+        if not text.strip() and not any(bounds.values()) and not query.get("createdBy"):
+            errors.append("q must not be empty unless a filter is given")
+        if errors:
+            return _error(
+                400, "Input validation errors: " + " ".join(f"{i}. {e}" for i, e in enumerate(errors, 1))
+            )
+        hits = self.state.search(
+            text.strip(),
+            include_archived=query.get("includeArchived") == "true",
+            updated_after=bounds["updatedAfter"],
+            updated_before=bounds["updatedBefore"],
+            limit=limit,
+        )
+        return 200, {"hits": [{**self._gamma_hit(g), "highlight": g.title} for g in hits]}
+
+    def _get_gamma(self, gamma_id: str) -> tuple[int, Json]:
+        generation = self.state.gamma(gamma_id)
+        if generation is None or generation.deleted:
+            return _error(404, f"Gamma not found. gammaId: {gamma_id}")
+        gamma = self._gamma_hit(generation)
+        gamma["type"] = "regular"
+        gamma["createdTime"] = (
+            datetime.fromtimestamp(generation.created_at, UTC).isoformat().replace("+00:00", "Z")
+        )
+        return 200, gamma
+
+    def _export_gamma(self, gamma_id: str, body: Any) -> tuple[int, Json]:
+        export_as = body.get("exportAs") if isinstance(body, dict) else None
+        if export_as not in FILE_EXTENSIONS:
+            return _error(400, "Input validation errors: 1. exportAs must be one of: pdf, pptx, png")
+        job = self.state.create_export(gamma_id, export_as)
+        if job is None:
+            return _error(404, f"Gamma not found or archived. gammaId: {gamma_id}")
+        return 200, {"exportId": job.export_id}
+
+    def _export_job(self, export_id: str) -> tuple[int, Json]:
+        found = self.state.export_job(export_id)
+        if found is None:
+            return _error(404, f"Export not found. exportId: {export_id}")
+        job, done = found
+        payload: Json = {
+            "exportId": job.export_id,
+            "exportAs": job.export_as,
+            "gammaId": job.gamma_id,
+            "status": "completed" if done else "pending",
+        }
+        generation = self.state.gamma(job.gamma_id)
+        if done and generation is not None:
+            payload["exportUrl"] = self.state.export_url(generation, export_as=job.export_as)
+        return 200, payload
 
     def _archive(self, gamma_id: str) -> tuple[int, Json]:
         if not self.state.archive(gamma_id):
@@ -508,19 +603,16 @@ class EmulatorCore:
         if problem is not None:
             return self._finish(record, _s3_error(403, "AccessDenied", problem))
         generation = self.state.gamma(gamma_id)
-        if (
-            generation is None
-            or generation.deleted
-            or generation.export_as is None
-            or FILE_EXTENSIONS[generation.export_as] != ext
-        ):
+        export_as = next((fmt for fmt, known in FILE_EXTENSIONS.items() if known == ext), None)
+        if generation is None or generation.deleted or export_as not in generation.exports:
             return self._finish(record, _s3_error(404, "NoSuchKey", "The specified key does not exist."))
-        data = self.state.export_bytes(generation)
+        assert export_as is not None
+        data = self.state.export_bytes(generation, export_as)
         padding = self.state.config.export_padding_bytes
         total = len(data) + padding
         etag = f'"{hashlib.sha256(data).hexdigest()[:32]}-{padding}"'
         headers = {
-            "Content-Type": CONTENT_TYPES[generation.export_as],
+            "Content-Type": CONTENT_TYPES[export_as],
             "Accept-Ranges": "bytes",
             "ETag": etag,
             "Content-Disposition": f'attachment; filename="{gamma_id}.{ext}"',

@@ -64,6 +64,8 @@ class EmulatorConfig:
     rate_limit_retry_after: bool = True
     export_padding_bytes: int = 0
     record_requests: bool = True
+    search_enabled: bool = True
+    export_seconds: float = 0.5
 
 
 @dataclass
@@ -129,6 +131,8 @@ class GenerationState:
         template_gamma_id: Template ``gammaId`` for template generations.
         archived: Whether the gamma was archived.
         deleted: Whether the gamma was deleted.
+        completed_at: Wall-clock time the job finished (``None`` while pending).
+        exports: Formats the gamma was exported to (its ``exportAs`` and later exports).
     """
 
     generation_id: str
@@ -152,6 +156,8 @@ class GenerationState:
     template_gamma_id: str | None = None
     archived: bool = False
     deleted: bool = False
+    completed_at: float | None = None
+    exports: set[str] = field(default_factory=set)
     planned_failure: tuple[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,7 +165,18 @@ class GenerationState:
         data = dataclasses.asdict(self)
         data.pop("planned_failure")
         data["request"] = copy.deepcopy(self.request)
+        data["exports"] = sorted(self.exports)
         return data
+
+
+@dataclass
+class ExportJob:
+    """One ``POST /v1.0/gammas/{id}/export`` job."""
+
+    export_id: str
+    gamma_id: str
+    export_as: str
+    ready_at: float
 
 
 class InsufficientCreditsError(Exception):
@@ -200,6 +217,7 @@ class EmulatorState:
         self._seq = 0
         self._fail_next: deque[tuple[str, int]] = deque()
         self._export_cache: dict[str, bytes] = {}
+        self._export_jobs: dict[str, ExportJob] = {}
         self._requests: list[RecordedRequest] = []
         self._export_requests: list[RecordedRequest] = []
         self._counts: Counter[tuple[str, str]] = Counter()
@@ -304,6 +322,9 @@ class EmulatorState:
             return generation
 
     def _finish(self, generation: GenerationState) -> None:
+        generation.completed_at = time.time()
+        if generation.export_as:
+            generation.exports.add(generation.export_as)
         if generation.planned_failure is not None:
             message, status_code = generation.planned_failure
             generation.status = "failed"
@@ -336,7 +357,7 @@ class EmulatorState:
         with self._lock:
             self.settle()
             return {
-                key: dataclasses.replace(g, request=copy.deepcopy(g.request))
+                key: dataclasses.replace(g, request=copy.deepcopy(g.request), exports=set(g.exports))
                 for key, g in self._generations.items()
             }
 
@@ -402,18 +423,80 @@ class EmulatorState:
             generation.deleted = True
             return "deleted"
 
+    def search(
+        self,
+        query: str,
+        *,
+        include_archived: bool,
+        updated_after: float | None,
+        updated_before: float | None,
+        limit: int,
+    ) -> list[GenerationState]:
+        """Visible gammas whose title (or input) contains ``query``, newest first.
+
+        A gamma is found once its generation completed: the emulator assumes Gamma indexes a file
+        when it exists, which the real search may do later, never sooner.
+        """
+        needle = query.casefold()
+        with self._lock:
+            self.settle()
+            found = [
+                g
+                for g in self._generations.values()
+                if g.status == "completed"
+                and not g.deleted
+                and (include_archived or not g.archived)
+                and g.completed_at is not None
+                and (updated_after is None or g.completed_at >= updated_after)
+                and (updated_before is None or g.completed_at <= updated_before)
+                and (needle in g.title.casefold() or needle in g.input.casefold())
+            ]
+        found.sort(key=lambda g: g.completed_at or 0.0, reverse=True)
+        return found[:limit]
+
+    def create_export(self, gamma_id: str, export_as: str) -> ExportJob | None:
+        """Start exporting a visible, unarchived gamma; ``None`` when there is no such gamma."""
+        with self._lock:
+            generation = self.gamma(gamma_id)
+            if generation is None or generation.deleted or generation.archived:
+                return None
+            job = ExportJob(
+                export_id="exp_" + _random_id(16),
+                gamma_id=gamma_id,
+                export_as=export_as,
+                ready_at=time.monotonic() + self.config.export_seconds,
+            )
+            self._export_jobs[job.export_id] = job
+            return job
+
+    def export_job(self, export_id: str) -> tuple[ExportJob, bool] | None:
+        """An export job and whether it is done (the gamma then lists its format in ``exports``)."""
+        with self._lock:
+            job = self._export_jobs.get(export_id)
+            if job is None:
+                return None
+            done = time.monotonic() >= job.ready_at
+            generation = self._by_gamma.get(job.gamma_id)
+            if done and generation is not None:
+                generation.exports.add(job.export_as)
+            return job, done
+
     # -------------------------------------------------------------------------------- exports
 
     def _signature(self, name: str, expires: int) -> str:
         return hmac.new(self._secret, f"{name}:{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def export_url(self, generation: GenerationState, ttl: float | None = None) -> str | None:
-        """Mint a fresh signed export URL (``None`` when the job has no ``exportAs``)."""
-        if generation.export_as is None:
+    def export_url(
+        self, generation: GenerationState, ttl: float | None = None, export_as: str | None = None
+    ) -> str | None:
+        """Mint a fresh signed export URL of the gamma in ``export_as`` (default: the generation's
+        ``exportAs``); ``None`` when there is no such format."""
+        export_as = export_as or generation.export_as
+        if export_as is None:
             return None
         ttl = self.config.export_url_ttl if ttl is None else ttl
         expires = int(time.time() + ttl)
-        name = f"{generation.gamma_id}.{FILE_EXTENSIONS[generation.export_as]}"
+        name = f"{generation.gamma_id}.{FILE_EXTENSIONS[export_as]}"
         query = urlencode({"expires": expires, "signature": self._signature(name, expires)})
         return f"{self.export_base_url}/export/{name}?{query}"
 
@@ -431,18 +514,18 @@ class EmulatorState:
             return "Request has expired"
         return None
 
-    def export_bytes(self, generation: GenerationState) -> bytes:
+    def export_bytes(self, generation: GenerationState, export_as: str | None = None) -> bytes:
         """The (cached, deterministic) export file of a generation, without padding."""
-        if generation.export_as is None:
+        export_as = export_as or generation.export_as
+        if export_as is None:
             raise ValueError(f"generation {generation.generation_id} was created without exportAs")
+        key = f"{generation.generation_id}.{export_as}"
         with self._lock:
-            cached = self._export_cache.get(generation.generation_id)
+            cached = self._export_cache.get(key)
         if cached is None:
-            cached = build_export(
-                generation.export_as, generation.title, generation.num_cards, generation.dimensions
-            )
+            cached = build_export(export_as, generation.title, generation.num_cards, generation.dimensions)
             with self._lock:
-                self._export_cache[generation.generation_id] = cached
+                self._export_cache[key] = cached
         return cached
 
     # ---------------------------------------------------------------------------------- reset
@@ -455,6 +538,7 @@ class EmulatorState:
             self._due.clear()
             self._fail_next.clear()
             self._export_cache.clear()
+            self._export_jobs.clear()
             self._requests.clear()
             self._export_requests.clear()
             self._counts.clear()
