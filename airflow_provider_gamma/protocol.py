@@ -648,8 +648,8 @@ def settle(
         if may_have_started_generation(request, error):
             raise GammaSubmissionUncertainError(
                 f"{request.describe()} failed after it may have reached Gamma, so a generation may be "
-                f"running and billed without its id reaching us. Not retrying, to avoid paying twice: check "
-                f"your Gamma workspace for a new gamma before re-running the task. Cause: {error}",
+                f"running and billed without its id reaching us; not sending it again blindly, to avoid "
+                f"paying twice. Cause: {error}",
                 http_status=error.http_status,
                 request_id=error.request_id,
             ) from error

@@ -10,8 +10,9 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
@@ -41,6 +42,19 @@ class GammaExportNotRequestedError(GammaExportError, AirflowFailException):
 
 class GammaExportExistsError(GammaExportError, AirflowFailException):
     """``if_exists="fail"`` and something is already at the destination."""
+
+
+@dataclass(frozen=True)
+class _Deck:
+    """What to export: a generation (by its id), or a gamma found by its reference (by its file id)."""
+
+    generation_id: str | None
+    gamma_id: str | None
+    export_as: str | None
+
+    @property
+    def label(self) -> str:
+        return f"generation {self.generation_id}" if self.generation_id else f"gamma {self.gamma_id}"
 
 
 class _AlreadyThere(Exception):
@@ -139,7 +153,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
     # --- execute ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> list[LandedObject]:
-        generation_id = self._generation_id()
+        deck = self._deck = self._source()
         landing.validate_dest(self.dest, "dest")
         dest = landing.to_path(self.dest, self.dest_conn_id)
         folder = self.unpack_png or self._is_folder(dest)
@@ -147,7 +161,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         if not folder and self.if_exists != "overwrite" and dest.exists():
             landed = self._existing([dest])
         else:
-            generation = self._completed_generation(generation_id)
+            generation = self._completed_generation(deck)
             try:
                 if self.unpack_png:
                     landed = self._land_cards(generation, dest)
@@ -155,14 +169,23 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                     landed = self._land_file(generation, dest, folder)
             except _AlreadyThere as there:
                 landed = there.landed
-        self._emit_lineage(context, landed, generation_id, generation)
+        self._emit_lineage(context, landed, deck.generation_id, generation)
         return landed
 
-    def _generation_id(self) -> str:
+    def _source(self) -> _Deck:
         value: Any = self.generation_id
         if isinstance(value, str) and value.strip().startswith("{"):
             with contextlib.suppress(ValueError, SyntaxError):
                 value = ast.literal_eval(value.strip())
+        if isinstance(value, Mapping) and not value.get("generationId") and value.get("gammaId"):
+            # A deck the generate task found by its reference after an uncertain POST: Gamma gave no
+            # generation id, so the export is asked of the gamma itself.
+            if not value.get("exportAs"):
+                raise GammaExportNotRequestedError(
+                    f"gamma {value['gammaId']} was generated without export_as. Set export_as='pdf', "
+                    "'pptx' or 'png' on the generate task."
+                )
+            return _Deck(None, str(value["gammaId"]), str(value["exportAs"]))
         if isinstance(value, Mapping):
             value = value.get("generationId")
         if not isinstance(value, str) or not value.strip():
@@ -170,14 +193,17 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 f"Invalid Gamma parameter generation_id={self.generation_id!r}: must be a generation id or "
                 "the dict GammaGenerateOperator returns"
             )
-        return value.strip()
+        return _Deck(value.strip(), None, None)
 
     def _is_folder(self, dest: ObjectStoragePath) -> bool:
         if isinstance(self.dest, str):
             return self.dest.endswith("/")
         return bool(dest.is_dir())
 
-    def _completed_generation(self, generation_id: str) -> Generation:
+    def _completed_generation(self, deck: _Deck) -> Generation:
+        if deck.generation_id is None:
+            return self._exported_gamma(deck)
+        generation_id = deck.generation_id
         generation = self.hook.get_generation(generation_id)
         status = generation["status"]
         if status == "failed":
@@ -194,6 +220,14 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 "export_as='pdf', 'pptx' or 'png' on the generate task."
             )
         return generation
+
+    def _exported_gamma(self, deck: _Deck) -> Generation:
+        """A fresh export of an existing gamma, shaped like a completed generation with ``exportUrl``."""
+        assert deck.gamma_id is not None
+        assert deck.export_as is not None
+        export = self.hook.wait_for_export(self.hook.export_gamma(deck.gamma_id, deck.export_as))
+        result = {"generationId": None, "status": "completed", "gammaId": deck.gamma_id, **export}
+        return cast(Generation, result)
 
     def _existing(self, paths: list[ObjectStoragePath]) -> list[LandedObject]:
         where = ", ".join(landing.uri_of(path) for path in paths)
@@ -271,7 +305,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 archive = zipfile.ZipFile(spool)
             except zipfile.BadZipFile:
                 raise GammaExportError(
-                    f"unpack_png=True, but the export of generation {generation['generationId']} is not a "
+                    f"unpack_png=True, but the export of {self._deck.label} is not a "
                     "zip of PNGs; set unpack_png=False (or export_as='png' on the generate task)"
                 ) from None
             with archive:
@@ -301,7 +335,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         reset: Callable[[], None],
     ) -> ExportDownload:
         """Download the export, retrying transient failures; ``reset`` throws away a failed attempt."""
-        generation_id = generation["generationId"]
+        what = self._deck.label
         url = generation["exportUrl"]
         policy = self.hook.retry_policy
         refreshed = False
@@ -315,12 +349,12 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 if error.http_status == 403 and not refreshed:
                     refreshed = True
                     self.log.warning("Export host refused the URL (%s); fetching a fresh one", error)
-                    url = self._completed_generation(generation_id)["exportUrl"]
+                    url = self._completed_generation(self._deck)["exportUrl"]
                     continue
                 delay = policy.delay(_EXPORT_REQUEST, attempt, error)
                 if delay is None:
                     raise GammaExportError(
-                        f"Downloading the export of generation {generation_id} failed after {attempt} "
+                        f"Downloading the export of {what} failed after {attempt} "
                         f"attempt(s); nothing was landed. Last error: {error}",
                         http_status=error.http_status,
                     ) from error
@@ -336,7 +370,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         self,
         context: Context,
         landed: list[LandedObject],
-        generation_id: str,
+        generation_id: str | None,
         generation: Generation | None,
     ) -> None:
         uris = [item["uri"] for item in landed]

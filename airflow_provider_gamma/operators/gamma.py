@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 XCOM_GENERATION_ID = "generation_id"
 XCOM_GAMMA_URL = "gamma_url"
+XCOM_SUBMISSION = "gamma_submission"
 #: No Gamma generation completes in under ten seconds, so the trigger spends no poll before then.
 DEFAULT_FIRST_POLL_DELAY = 10.0
 #: How long an uncertain POST's deck is looked for before concluding that Gamma created none.
@@ -189,7 +190,12 @@ class _GammaGenerationOperator(BaseOperator):
             )
         except GammaSubmissionUncertainError as error:
             if entry.marker is None:
-                raise
+                raise GammaSubmissionUncertainError(
+                    f"{error} With reconcile=False the deck cannot be looked for: check your Gamma "
+                    "workspace for a new gamma before re-running the task.",
+                    http_status=error.http_status,
+                    request_id=error.request_id,
+                ) from error
             self.log.warning("%s; looking for the deck by its reference %s", error, entry.marker)
             entry.note(f"POST uncertain ({error.http_status or 'no answer'})", time.time())
             return self._reconcile(context, entry)
@@ -292,6 +298,10 @@ class _GammaGenerationOperator(BaseOperator):
             if self.deferrable:
                 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
+                # Also in XCom, which outlives the deferral: ``airflow dags test`` resumes a task with
+                # the trigger's event only, dropping the kwargs below.
+                context["ti"].xcom_push(key=XCOM_SUBMISSION, value=entry.to_json())
+
                 self.defer(
                     trigger=DateTimeTrigger(moment=datetime.fromtimestamp(wake, UTC)),
                     method_name="resume_reconciliation",
@@ -339,8 +349,10 @@ class _GammaGenerationOperator(BaseOperator):
     ) -> Generation:
         """Resume after a deferred wait between two lookups of an uncertain POST's deck."""
         self._started = time.monotonic()
-        entry = _submission_record(submission)
-        return self._reconcile(context, entry)
+        if submission is None:
+            ti = context["ti"]
+            submission = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_SUBMISSION, map_indexes=ti.map_index)
+        return self._reconcile(context, _submission_record(submission))
 
     def _reconciled(self, context: Context, deck: GammaHit, entry: submission.Submission) -> Generation:
         self.log.warning(
@@ -398,7 +410,9 @@ class _GammaGenerationOperator(BaseOperator):
         if generation.get("gammaUrl"):
             context["ti"].xcom_push(key=XCOM_GAMMA_URL, value=generation["gammaUrl"])
             self.log.info(
-                "Gamma generation %s is ready: %s", generation["generationId"], generation["gammaUrl"]
+                "Gamma deck %s is ready: %s",
+                generation["generationId"] or generation.get("gammaId"),
+                generation["gammaUrl"],
             )
         if generation.get("credits"):
             self.log.info("Credits: %s", generation["credits"])

@@ -94,7 +94,7 @@ CASES = {
         1,
     ),
     "unknown_generation": ("GammaNotFoundError", "HTTP 404: GET /v1.0/generations/gen_does_not_exist", 0),
-    "post_timeout": ("GammaSubmissionUncertainError", "Not retrying, to avoid paying twice", 1),
+    "post_timeout": ("GammaSubmissionUncertainError", "not sending it again blindly", 1),
 }
 
 

@@ -197,3 +197,28 @@ def test_export_lands_whole_through_expiry_5xx_drops_truncation_and_a_slow_host(
             assert "authorization" not in request.headers
         assert "fetching a fresh one" in result.output
         assert not [p for p in tmp_path.iterdir() if p.name != "deck.pdf"], "a partial file was left behind"
+
+
+def test_uncertain_posts_are_settled_by_reference_and_the_decks_land(
+    airflow_home: Path, emulator: GammaEmulator, tmp_path: Path
+) -> None:
+    """Before: each generate task failed with GammaSubmissionUncertainError and no deck was landed."""
+    emulator.add_fault(method="POST", path_prefix=GENERATIONS, status=502, created=True, times=2)
+
+    result = run_dag(
+        airflow_home,
+        "rel_uncertain_post",
+        {"AIRFLOW_CONN_GAMMA_DEFAULT": connection(emulator), "RELIABILITY_DEST": f"{tmp_path.as_uri()}/"},
+    )
+
+    assert_green(result)
+    assert {ti["try_number"] for ti in result.tis.values()} == {1}
+    assert posts(emulator) == [502, 502]
+    assert sorted(g.input for g in emulator.generations.values()) == [
+        "Weekly figures (deferred)",
+        "Weekly figures (in_worker)",
+    ]
+    for generation in emulator.generations.values():
+        mode = "deferred" if "deferred" in generation.input else "in_worker"
+        assert (tmp_path / f"{mode}.pdf").read_bytes() == emulator.export_bytes(generation.generation_id)
+    assert result.output.count("Found the deck of the uncertain POST by its reference") == 2

@@ -101,6 +101,28 @@ with DAG(
         download_retry_policy=RetryPolicy(max_attempts=8, backoff=0.1, jitter=False),
     )
 
+# A POST whose answer is lost (Gamma started the deck), then the deck is landed: settled by its reference.
+with DAG(
+    "rel_uncertain_post",
+    schedule=None,
+    start_date=START,
+    default_args={"retries": 3, "retry_delay": NO_DELAY},
+):
+    for _mode, _deferrable in (("in_worker", False), ("deferred", True)):
+        _found = GammaGenerateOperator(
+            task_id=f"generate_{_mode}",
+            input_text=f"Weekly figures ({_mode})",
+            export_as="pdf",
+            deferrable=_deferrable,
+            reconcile_window=4,
+            **FAST,
+        )
+        GammaExportToObjectStorageOperator(
+            task_id=f"land_{_mode}",
+            generation_id=_found.output,
+            dest=os.environ.get("RELIABILITY_DEST", "file:///tmp/gamma-reliability/") + f"{_mode}.pdf",
+        )
+
 # --- fail fast -------------------------------------------------------------------------------------
 
 # One task per error no retry can fix; each has retries=3 and must end failed after exactly one try.
@@ -122,4 +144,10 @@ with DAG(
         **FAST,
     )
     GammaGenerationSensor(task_id="unknown_generation", generation_id="gen_does_not_exist", poke_interval=0.2)
-    GammaGenerateOperator(task_id="post_timeout", input_text="Deck", gamma_conn_id="gamma_post_hangs", **FAST)
+    GammaGenerateOperator(
+        task_id="post_timeout",
+        input_text="Deck",
+        gamma_conn_id="gamma_post_hangs",
+        reconcile=False,  # with it, the deck is found (test_money_path_dags.py)
+        **FAST,
+    )
