@@ -125,3 +125,58 @@ def test_triggerer_killed_mid_poll_new_triggerer_finishes_the_same_generation(
     assert airflow_cluster.task_instance(DAG_ID, run_id, TASK_ID)["try_number"] == 1
     assert "failed" not in seen, seen
     assert "up_for_retry" not in seen, seen
+
+
+def wait_for_try(cluster: AirflowCluster, run_id: str, try_number: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        ti = cluster.task_instance(DAG_ID, run_id, TASK_ID)
+        if ti["try_number"] >= try_number and ti["state"] == "success":
+            return
+        assert ti["state"] != "failed", ti
+        assert time.monotonic() < deadline, f"try {try_number} did not succeed in {timeout} s: {ti}"
+        time.sleep(0.3)
+
+
+def test_clearing_a_succeeded_task_makes_a_new_deck(
+    airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator
+) -> None:
+    """Before (Airflow 3.3): the task state store still held the id, and the cleared task returned
+    last run's deck without a POST."""
+    run_id = airflow_cluster.trigger_dag(DAG_ID)
+    airflow_cluster.wait_for_task_state(DAG_ID, run_id, TASK_ID, "success", timeout=90)
+    first_id = airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "generation_id")
+
+    airflow_cluster.api(
+        "POST",
+        f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
+        json_body={"dry_run": False, "dag_run_id": run_id, "task_ids": [TASK_ID], "only_failed": False},
+    )
+    wait_for_try(airflow_cluster, run_id, 2)
+
+    second_id = airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "generation_id")
+    assert second_id != first_id
+    assert len(posts_for(e2e_emulator, run_id)) == 2
+    assert e2e_emulator.generations[second_id].status == "completed"
+
+
+def test_an_uncertain_post_is_settled_while_the_triggerer_holds_the_wait(
+    airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator
+) -> None:
+    """A 502 after Gamma started the deck: the task defers between lookups (no worker slot held),
+    finds the deck by its reference and succeeds in its first try, with one generation."""
+    e2e_emulator.add_fault(method="POST", path_prefix=GENERATIONS, status=502, created=True)
+    run_id = airflow_cluster.trigger_dag(DAG_ID)
+
+    seen = airflow_cluster.wait_for_task_state(DAG_ID, run_id, TASK_ID, "success", timeout=120)
+
+    assert "deferred" in seen, seen
+    [post] = posts_for(e2e_emulator, run_id)
+    assert post.status == 502
+    generations = [g for g in e2e_emulator.generations.values() if run_id in g.input]
+    assert len(generations) == 1
+    assert airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "gamma_url") == generations[0].gamma_url
+    result = airflow_cluster.xcom(DAG_ID, run_id, TASK_ID)
+    assert result["reconciled"] is True
+    assert result["gammaId"] == generations[0].gamma_id
+    assert airflow_cluster.task_instance(DAG_ID, run_id, TASK_ID)["try_number"] == 1
