@@ -20,6 +20,7 @@ from airflow_provider_gamma.exceptions import (
     GammaGenerationTimeoutError,
     GammaParameterError,
     GammaSubmissionUncertainError,
+    GammaValidationError,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.protocol import GammaHit, Generation, GenerationCreated, is_transient
@@ -176,10 +177,14 @@ class _GammaGenerationOperator(BaseOperator):
         if store is not None:
             store.set(submission.STATE_KEY, entry.to_json())
 
-    def _submit(self, context: Context, entry: submission.Submission) -> Generation:
+    def _submit(
+        self, context: Context, entry: submission.Submission, *, reference: bool | None = None
+    ) -> Generation:
         """POST once, noting first what lets the next try (or this one) find the deck if the answer is lost."""
         body = self.build_body()
-        entry.marker = submission.new_marker() if self.reconcile else None
+        entry.marker = (
+            submission.new_marker() if (self.reconcile if reference is None else reference) else None
+        )
         entry.generation_id, entry.lookups = None, []
         entry.sent_at = time.time()
         self._remember(context, entry)
@@ -199,6 +204,17 @@ class _GammaGenerationOperator(BaseOperator):
             self.log.warning("%s; looking for the deck by its reference %s", error, entry.marker)
             entry.note(f"POST uncertain ({error.http_status or 'no answer'})", time.time())
             return self._reconcile(context, entry)
+        except GammaValidationError as error:
+            # A 400 is certain: nothing was created. An endpoint that takes no title (from-template's is
+            # not documented everywhere) still gets the deck, only without a reference.
+            if entry.marker is None or self.title is not None or "title" not in error.message.lower():
+                raise
+            self.log.warning(
+                "Gamma refused the title that carries the reference (%s); submitting without it, so a lost "
+                "answer to this POST cannot be settled",
+                error,
+            )
+            return self._submit(context, entry, reference=False)
         entry.generation_id = created["generationId"]
         self._remember(context, entry)
         generation: Generation = {"generationId": created["generationId"], "status": "pending"}

@@ -198,6 +198,23 @@ def test_from_template_posts_are_settled_the_same_way(emu: GammaEmulator) -> Non
     assert Counter(g.kind for g in emu.generations.values()) == {"generate": 1, "template": 1}
 
 
+def test_an_endpoint_that_refuses_a_title_still_gets_its_deck_without_the_reference(
+    emu: GammaEmulator,
+) -> None:
+    template = generate().execute(context())["gammaId"]
+    refusal = {"message": ["property title should not exist"], "statusCode": 400, "error": "Bad Request"}
+    emu.add_fault(method="POST", path_prefix=f"{GENERATIONS}/from-template", status=400, body=refusal)
+    op = GammaGenerateFromTemplateOperator(task_id="remix", gamma_id=template, prompt="This week")
+
+    result = op.execute(context())
+
+    assert result["status"] == "completed"
+    bodies = [r.json for r in emu.requests if r.path == f"{GENERATIONS}/from-template"]
+    assert "title" in bodies[0]
+    assert "title" not in bodies[1]
+    assert len(emu.generations) == 2  # the template and the remix
+
+
 def test_when_search_cannot_answer_the_task_fails_with_the_evidence_and_pays_nothing_more(
     emu: GammaEmulator,
 ) -> None:
