@@ -235,7 +235,7 @@ def test_generation_post_that_may_have_started_is_never_retried(hook, gamma_conn
         hook.create_generation("x")
     assert gamma_connection.post_count() == 1
     assert len(gamma_connection.generations) == 1  # Gamma did start (and bill) one; we did not start another
-    assert "check your Gamma workspace" in str(caught.value)
+    assert "not sending it again blindly" in str(caught.value)
 
 
 def test_read_timeout_on_a_read_is_retried(gamma_connection):
