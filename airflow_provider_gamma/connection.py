@@ -15,6 +15,10 @@ from urllib.parse import urlsplit
 from airflow_provider_gamma import __version__
 from airflow_provider_gamma.exceptions import GammaConfigurationError
 from airflow_provider_gamma.get_provider_info import CONN_TYPE, DEFAULT_BASE_URL, DEFAULT_TIMEOUT
+from airflow_provider_gamma.parameters import seconds_problem
+
+#: Longest request timeout a connection may set: an hour for one answer is already a hang.
+MAX_TIMEOUT = 3600.0
 
 DEFAULT_CONN_ID = "gamma_default"
 USER_AGENT = f"airflow-provider-gamma/{__version__}"
@@ -88,9 +92,9 @@ def settings_from(
         try:
             timeout = float(raw) if raw not in (None, "") else DEFAULT_TIMEOUT
         except (TypeError, ValueError):
-            raise GammaConfigurationError(
-                f"Connection {conn_id!r}: extra 'timeout' must be a number of seconds, got {raw!r}"
-            ) from None
-    if timeout <= 0:
-        raise GammaConfigurationError(f"Connection {conn_id!r}: timeout must be positive, got {timeout!r}")
+            timeout = raw
+    problem = seconds_problem(timeout, maximum=MAX_TIMEOUT)
+    if problem is not None:
+        raise GammaConfigurationError(f"Connection {conn_id!r}: extra 'timeout'={timeout!r} {problem}")
+    assert isinstance(timeout, float | int)
     return GammaSettings(base_url=base_url_from(host, port, conn_id), api_key=api_key, timeout=timeout)

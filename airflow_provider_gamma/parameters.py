@@ -10,7 +10,9 @@ strings for Gamma to judge; fields Gamma adds later go through ``extra_body``.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from airflow_provider_gamma.exceptions import GammaParameterError
@@ -53,6 +55,37 @@ def is_unresolved(value: Any) -> bool:
 
 def _fail(path: str, value: Any, expected: str) -> None:
     raise GammaParameterError(f"Invalid Gamma parameter {path}={value!r}: {expected}")
+
+
+#: Ceiling of any wait the provider is given (timeouts, windows): a week, past any Gamma job and
+#: well inside what ``time.time() + seconds`` and asyncio timers can represent.
+MAX_WAIT_SECONDS = 7 * 24 * 3600.0
+#: Ceiling of a poll interval: an hour between two looks at a job is already no watching at all.
+MAX_POLL_INTERVAL = 3600.0
+
+
+def seconds_problem(value: Any, *, allow_zero: bool = False, maximum: float = MAX_WAIT_SECONDS) -> str | None:
+    """Why ``value`` (seconds, or a timedelta) is no usable duration, or ``None`` when it is.
+
+    Rejects booleans, non-numbers, NaN, infinities, negatives (and zero unless allowed) and values
+    above ``maximum``, all of which would otherwise pass ``<`` checks or overflow later.
+    """
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    kind = "a non-negative" if allow_zero else "a positive"
+    expected = f"must be {kind} number of seconds, at most {maximum:g}"
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        return expected
+    if seconds < 0 or (seconds == 0 and not allow_zero) or seconds > maximum:
+        return expected
+    return None
+
+
+def seconds(value: Any, name: str, *, allow_zero: bool = False, maximum: float = MAX_WAIT_SECONDS) -> float:
+    """``value`` as float seconds; raises :class:`GammaParameterError` naming ``name`` otherwise."""
+    problem = seconds_problem(value, allow_zero=allow_zero, maximum=maximum)
+    if problem is not None:
+        _fail(name, value, problem)
+    return float(value.total_seconds() if isinstance(value, timedelta) else value)
 
 
 def _enum(*allowed: str) -> Check:

@@ -23,6 +23,7 @@ from airflow_provider_gamma.exceptions import (
     GammaError,
     GammaInsufficientCreditsError,
     GammaNotFoundError,
+    GammaParameterError,
     GammaPermissionError,
     GammaProtocolError,
     GammaRateLimitError,
@@ -31,6 +32,7 @@ from airflow_provider_gamma.exceptions import (
     GammaTransportError,
     GammaValidationError,
 )
+from airflow_provider_gamma.parameters import MAX_POLL_INTERVAL, seconds
 
 API_PREFIX = "/v1.0"
 #: Gamma's documented page size ceiling for the list endpoints.
@@ -497,6 +499,19 @@ class RetryPolicy:
     max_backoff: float = 60.0
     rate_limit_backoff: float = 30.0
     jitter: bool = True
+
+    def __post_init__(self) -> None:
+        attempts = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+            raise GammaParameterError(
+                f"Invalid Gamma parameter max_attempts={attempts!r}: must be a whole number from 1 to 100"
+            )
+        for name in ("backoff", "max_backoff", "rate_limit_backoff"):
+            seconds(getattr(self, name), name, allow_zero=True, maximum=MAX_POLL_INTERVAL)
+        if not isinstance(self.jitter, bool):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter jitter={self.jitter!r}: must be True or False"
+            )
 
     def delay(self, request: ApiRequest, attempt: int, error: GammaError) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or ``None`` to give up and raise ``error``.

@@ -333,3 +333,25 @@ def test_a_finished_event_loop_leaves_no_cached_connection_behind(gamma_connecti
     gc.collect()
     # The cache holds no reference to its loops; asgiref (Airflow's sync_to_async) keeps the last one.
     assert len(GammaHook._async_settings) <= 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"poll_interval": float("nan")}, "poll_interval"),
+        ({"poll_interval": float("inf")}, "poll_interval"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"end_time": float("nan")}, "end_time"),
+        ({"end_time": 1e300}, "end_time"),
+        ({"first_poll_delay": float("inf")}, "first_poll_delay"),
+        ({"first_poll_delay": -1}, "first_poll_delay"),
+        ({"max_consecutive_errors": -1}, "max_consecutive_errors"),
+        ({"max_consecutive_errors": True}, "max_consecutive_errors"),
+    ],
+)
+def test_kwargs_that_would_spin_or_overflow_are_refused(kwargs, named):
+    """The triggerer re-creates the trigger from its kwargs: a NaN interval would poll in a tight loop."""
+    from airflow_provider_gamma.exceptions import GammaParameterError
+
+    with pytest.raises(GammaParameterError, match=named):
+        GammaGenerationTrigger("gen_1", **kwargs)

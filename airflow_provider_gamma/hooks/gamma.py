@@ -22,6 +22,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_gamma import parameters, protocol
 from airflow_provider_gamma.connection import (
     DEFAULT_CONN_ID,
+    MAX_TIMEOUT,
     USER_AGENT,
     GammaSettings,
     settings_from,
@@ -108,6 +109,8 @@ class GammaHook(BaseHook):
     ) -> None:
         super().__init__()
         self.gamma_conn_id = gamma_conn_id
+        if timeout is not None:
+            parameters.seconds(timeout, "timeout", maximum=MAX_TIMEOUT)
         self.timeout = timeout
         self.retry_policy = retry_policy or RetryPolicy()
         #: Rate-limit headers of the latest answer, for callers that pace themselves (e.g. polling).

@@ -68,17 +68,6 @@ def _submission_record(value: Any) -> submission.Submission:
     return entry
 
 
-def _seconds(value: float | timedelta, name: str, *, allow_zero: bool = False) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    valid = isinstance(seconds, int | float) and not isinstance(seconds, bool)
-    if not valid or seconds < 0 or (seconds == 0 and not allow_zero):
-        kind = "a non-negative" if allow_zero else "a positive"
-        raise GammaParameterError(
-            f"Invalid Gamma parameter {name}={value!r}: must be {kind} number of seconds"
-        )
-    return float(seconds)
-
-
 class _GammaGenerationOperator(BaseOperator):
     """What both generate operators share: submit once, never pay twice, wait or defer, return the result."""
 
@@ -110,16 +99,18 @@ class _GammaGenerationOperator(BaseOperator):
         ):
             if not isinstance(flag, bool):  # a string such as "False" would be truthy
                 raise GammaParameterError(f"Invalid Gamma parameter {name}={flag!r}: must be True or False")
-        self.first_poll_delay = _seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
+        self.first_poll_delay = parameters.seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
         self.gamma_conn_id = gamma_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = _seconds(poll_interval, "poll_interval")
-        self.timeout = _seconds(timeout, "timeout")
+        self.poll_interval = parameters.seconds(
+            poll_interval, "poll_interval", maximum=parameters.MAX_POLL_INTERVAL
+        )
+        self.timeout = parameters.seconds(timeout, "timeout")
         self.resubmit_failed = resubmit_failed
         self.title = title
         self.reconcile = reconcile
-        self.reconcile_window = _seconds(reconcile_window, "reconcile_window")
+        self.reconcile_window = parameters.seconds(reconcile_window, "reconcile_window")
         self._started = time.monotonic()
 
     @cached_property

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_gamma import parameters
 from airflow_provider_gamma._compat import AirflowSensorTimeout, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import GammaError, GammaParameterError
@@ -48,6 +49,9 @@ class GammaGenerationSensor(BaseSensorOperator):
         poke_interval: float | timedelta = 5.0,
         **kwargs: Any,
     ) -> None:
+        parameters.seconds(poke_interval, "poke_interval", maximum=parameters.MAX_POLL_INTERVAL)
+        if "timeout" in kwargs:
+            parameters.seconds(kwargs["timeout"], "timeout", allow_zero=True)
         super().__init__(poke_interval=poke_interval, **kwargs)
         if not is_unresolved(generation_id) and (
             not isinstance(generation_id, str) or not generation_id.strip()

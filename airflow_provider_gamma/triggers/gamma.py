@@ -11,13 +11,20 @@ from typing import Any, Literal, TypedDict
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_gamma import protocol
+from airflow_provider_gamma import parameters, protocol
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
-from airflow_provider_gamma.exceptions import GammaAuthenticationError, GammaError, GammaRateLimitError
+from airflow_provider_gamma.exceptions import (
+    GammaAuthenticationError,
+    GammaError,
+    GammaParameterError,
+    GammaRateLimitError,
+)
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.protocol import Generation, RetryPolicy
 
 EventStatus = Literal["success", "failed", "timeout", "error"]
+#: Latest accepted ``end_time``: the year 9999, past which datetimes overflow.
+MAX_END_TIME = 253_402_300_799.0
 EVENT_STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "error"})
 
 
@@ -66,12 +73,25 @@ class GammaGenerationTrigger(BaseTrigger):
         first_poll_delay: float = 0.0,
     ) -> None:
         super().__init__()
+        # Re-created from kwargs in the triggerer, so checked here too: NaN would poll in a tight loop.
         self.generation_id = generation_id
         self.gamma_conn_id = gamma_conn_id
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = parameters.seconds(
+            poll_interval, "poll_interval", maximum=parameters.MAX_POLL_INTERVAL
+        )
+        if end_time is not None and parameters.seconds_problem(end_time, maximum=MAX_END_TIME):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter end_time={end_time!r}: must be epoch seconds or None"
+            )
         self.end_time = float(end_time) if end_time is not None else None
-        self.max_consecutive_errors = int(max_consecutive_errors)
-        self.first_poll_delay = float(first_poll_delay)
+        errors = max_consecutive_errors
+        if isinstance(errors, bool) or not isinstance(errors, int) or not 0 <= errors <= 1000:
+            raise GammaParameterError(
+                f"Invalid Gamma parameter max_consecutive_errors={errors!r}: must be a whole number "
+                "from 0 to 1000"
+            )
+        self.max_consecutive_errors = errors
+        self.first_poll_delay = parameters.seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (

@@ -135,6 +135,28 @@ CASES: dict[str, tuple[str, str, str]] = {
         "download_retry_policy",
         "RetryPolicy",
     ),
+    "poll_interval_nan": (G.format('poll_interval=float("nan")'), "poll_interval", "at most 3600"),
+    "poll_interval_inf": (G.format('poll_interval=float("inf")'), "poll_interval", "at most 3600"),
+    "timeout_inf": (G.format('timeout=float("inf")'), "timeout", "at most 604800"),
+    "timeout_absurd": (G.format("timeout=1e15"), "timeout", "at most 604800"),
+    "first_poll_delay_nan": (G.format('first_poll_delay=float("nan")'), "first_poll_delay", "non-negative"),
+    "reconcile_window_nan": (G.format('reconcile_window=float("nan")'), "reconcile_window", "positive"),
+    "reconcile_string": (G.format('reconcile="no"'), "reconcile", "True or False"),
+    "title_too_long": (G.format('title="t" * 501'), "title", "1 to 500"),
+    "template_timeout_inf": (T.format('timeout=float("inf")'), "timeout", "at most 604800"),
+    "template_poll_interval_nan": (T.format('poll_interval=float("nan")'), "poll_interval", "at most 3600"),
+    "sensor_poke_interval_nan": (S.format('poke_interval=float("nan")'), "poke_interval", "at most 3600"),
+    "sensor_timeout_inf": (S.format('timeout=float("inf")'), "timeout", "at most 604800"),
+    "retry_policy_backoff_nan": (
+        E.format('download_retry_policy=RetryPolicy(backoff=float("nan"))'),
+        "backoff",
+        "non-negative number of seconds",
+    ),
+    "retry_policy_attempts_zero": (
+        E.format("download_retry_policy=RetryPolicy(max_attempts=0)"),
+        "max_attempts",
+        "1 to 100",
+    ),
     "sensor_generation_id_empty": (
         'Sensor(task_id="t", generation_id="")',
         "generation_id",
@@ -247,9 +269,15 @@ NO_CONTEXT: Any = {"ti": None}  # the connection is read before the task instanc
         ({"conn_type": "gamma", "password": KEY, "host": "http://public-api.gamma.app"}, "uses plain http"),
         (
             {"conn_type": "gamma", "password": KEY, "extra": {"timeout": "soon"}},
-            "extra 'timeout' must be a number",
+            "extra 'timeout'='soon' must be a positive number of seconds",
         ),
-        ({"conn_type": "gamma", "password": KEY, "extra": {"timeout": -1}}, "timeout must be positive"),
+        (
+            {"conn_type": "gamma", "password": KEY, "extra": {"timeout": -1}},
+            "'timeout'=-1.0 must be a positive",
+        ),
+        ({"conn_type": "gamma", "password": KEY, "extra": {"timeout": "nan"}}, "'timeout'=nan must be"),
+        ({"conn_type": "gamma", "password": KEY, "extra": {"timeout": "inf"}}, "'timeout'=inf must be"),
+        ({"conn_type": "gamma", "password": KEY, "extra": {"timeout": 1e15}}, "at most 3600"),
     ],
 )
 def test_unusable_connection_fails_the_task_at_once_naming_it(
