@@ -323,23 +323,42 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        except (TypeError, ValueError, OverflowError):
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if math.isnan(seconds) or math.isinf(seconds):
         return None
     return max(0.0, seconds)
 
 
+#: Largest API answer read: Gamma's answers are a few KiB; a bigger one is not Gamma's.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ApiResponse:
-    """What a transport hands back: status, headers and the whole (small, JSON) body."""
+    """What a transport hands back: status, headers and the whole (small, JSON) body.
+
+    :param oversize: the answer was longer than :data:`MAX_ANSWER_BYTES`; ``body`` holds its start.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    oversize: bool = False
+
+    @classmethod
+    def received(
+        cls, status: int, headers: Mapping[str, str], body: bytes, *, secret: str, oversize: bool = False
+    ) -> ApiResponse:
+        """The answer as a transport read it, with ``secret`` (the API key) blanked out of the body: a
+        proxy or WAF page that echoes the request headers must not carry the key into the messages
+        built from it (trigger events land in the metadata DB, where no log masker applies)."""
+        if secret and secret.encode() in body:
+            body = body.replace(secret.encode(), b"***")
+        return cls(status, headers, body, oversize)
 
     @property
     def request_id(self) -> str | None:
@@ -358,9 +377,9 @@ def _gamma_message(response: ApiResponse) -> str:
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("message"), str | list):
         message = payload["message"]
-        return "; ".join(map(str, message)) if isinstance(message, list) else message
+        return _redact("; ".join(map(str, message)) if isinstance(message, list) else message)
     text = response.body[:300].decode("utf-8", "replace").strip()
-    return text or "(empty body)"
+    return _redact(text) or "(empty body)"
 
 
 def error_for(request: ApiRequest, response: ApiResponse) -> GammaError:
@@ -386,13 +405,21 @@ def parse_response(request: ApiRequest, response: ApiResponse) -> Any:
     """The decoded JSON body of a 2xx answer; any other answer raises the matching :class:`GammaError`."""
     if not 200 <= response.status < 300:
         raise error_for(request, response)
+    if response.oversize:
+        if request.starts_generation:
+            raise _unreadable_submission(request, f"an answer over {MAX_ANSWER_BYTES:,} bytes")
+        raise GammaProtocolError(
+            f"{request.describe()}: answer is over {MAX_ANSWER_BYTES:,} bytes, far more than any of Gamma's",
+            http_status=response.status,
+            request_id=response.request_id,
+        )
     try:
         return json.loads(response.body)
     except ValueError:
         if request.starts_generation:
             raise _unreadable_submission(request, f"a {response.status} answer that is not JSON") from None
         raise GammaProtocolError(
-            f"{request.describe()}: answer is not JSON: {response.body[:200]!r}",
+            f"{request.describe()}: answer is not JSON: {_redact(repr(response.body[:200]))}",
             http_status=response.status,
             request_id=response.request_id,
         ) from None
@@ -401,7 +428,7 @@ def parse_response(request: ApiRequest, response: ApiResponse) -> Any:
 def _require(payload: Any, keys: tuple[str, ...], request: ApiRequest) -> dict[str, Any]:
     if not isinstance(payload, dict) or any(key not in payload for key in keys):
         raise GammaProtocolError(
-            f"{request.describe()}: expected an object with {', '.join(keys)}, got {payload!r}"
+            f"{request.describe()}: expected an object with {', '.join(keys)}, got {_excerpt(payload)}"
         )
     return payload
 
@@ -460,10 +487,36 @@ def read_export(request: ApiRequest, payload: Any) -> Export:
 
 
 def read_generation(request: ApiRequest, payload: Any) -> Generation:
+    """A generation's status; ``error`` is made a :class:`GenerationErrorBody` whatever Gamma sent
+    (``null``, a string, an object without ``message``), so callers can read it without checks."""
     generation = _require(payload, ("generationId", "status"), request)
     if generation["status"] not in ("pending", "completed", "failed"):
         raise GammaProtocolError(f"{request.describe()}: unknown generation status {generation['status']!r}")
+    error = generation.pop("error", None)
+    if generation["status"] == "failed" or error:
+        generation["error"] = _error_body(error)
     return cast(Generation, generation)
+
+
+def _error_body(error: Any) -> GenerationErrorBody:
+    if isinstance(error, str) and error.strip():
+        return {"message": error.strip()}
+    body: GenerationErrorBody = {"message": "no reason given"}
+    if isinstance(error, dict):
+        message = error.get("message")
+        if isinstance(message, list):
+            message = "; ".join(map(str, message))
+        if isinstance(message, str) and message.strip():
+            body["message"] = message.strip()
+        status = error.get("statusCode")
+        if isinstance(status, int) and not isinstance(status, bool):
+            body["statusCode"] = status
+    return body
+
+
+def failure_reason(generation: Generation) -> str:
+    """Gamma's message for a failed generation, as read by :func:`read_generation`."""
+    return generation.get("error", {}).get("message", "no reason given")
 
 
 def read_page(request: ApiRequest, payload: Any) -> Page:
@@ -524,7 +577,7 @@ class RetryPolicy:
             return None
         if isinstance(error, GammaRateLimitError):
             if error.retry_after is not None:
-                return min(error.retry_after, self.max_backoff)
+                return self.rate_limit_pause(error.retry_after)
             return self._spread(self.rate_limit_backoff * 2 ** (attempt - 1))
         return self._spread(self.backoff * 2 ** (attempt - 1))
 
@@ -532,6 +585,13 @@ class RetryPolicy:
     def retryable(request: ApiRequest, error: GammaError) -> bool:
         """Whether sending ``request`` again after ``error`` is both useful and safe."""
         return is_transient(error) and not may_have_started_generation(request, error)
+
+    def rate_limit_pause(self, retry_after: float | None) -> float:
+        """How long a 429 pauses every poller of the key: Gamma's ``Retry-After`` (0 included), capped
+        at ``max_backoff`` so one answer cannot stop them for a day, else ``rate_limit_backoff``."""
+        if retry_after is None:
+            return min(self.rate_limit_backoff, self.max_backoff)
+        return min(retry_after, self.max_backoff)
 
     def _spread(self, seconds: float) -> float:
         seconds = min(seconds, self.max_backoff)
@@ -683,4 +743,7 @@ def transport_error(
 
 def _redact(text: str) -> str:
     # Signed export URLs carry their signature in the query string; keep it out of logs.
-    return re.sub(r"\?[^\s'\")]*", "?...", text)[:500]
+    return _QUERY.sub(r"\1?...", text)[:500]
+
+
+_QUERY = re.compile(r"(\w+://[^\s?'\"<>]+)\?[^\s'\")<>]*")

@@ -204,19 +204,34 @@ class GammaHook(BaseHook):
 
     def _send(self, request: ApiRequest) -> ApiResponse | GammaTransportError:
         import requests
+        import urllib3
 
         settings = self.settings
+        seconds = request.timeout_within(settings.timeout)
+        deadline = time.monotonic() + seconds
         try:
-            response = self._session.request(
+            with self._session.request(
                 request.method,
                 request.url(settings.base_url),
                 json=request.json,
-                timeout=request.timeout_within(settings.timeout),
+                timeout=seconds,
                 allow_redirects=False,
-            )
-            return ApiResponse(response.status_code, response.headers, response.content)
+                stream=True,
+            ) as response:
+                body, oversize = _read_answer(response, deadline)
         except requests.RequestException as error:
             return protocol.transport_error(request, error, reached_server=_reached_server(error))
+        except (urllib3.exceptions.HTTPError, OSError) as error:  # reading the body, past requests
+            return protocol.transport_error(request, error, reached_server=True)
+        except _TooSlow:
+            # The timeout bounds each read; a server dripping bytes must not hold the call longer.
+            return GammaTransportError(
+                f"{request.describe()}: the answer did not arrive whole within {seconds:g} s",
+                reached_server=True,
+            )
+        return ApiResponse.received(
+            response.status_code, response.headers, body, secret=settings.api_key, oversize=oversize
+        )
 
     def _call(self, request: ApiRequest) -> Any:
         attempt = 0
@@ -269,7 +284,18 @@ class GammaHook(BaseHook):
             async with session.request(
                 request.method, request.url(settings.base_url), json=request.json, allow_redirects=False
             ) as response:
-                return ApiResponse(response.status, response.headers, await response.read())
+                body = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    body += chunk
+                    if len(body) > protocol.MAX_ANSWER_BYTES:
+                        break
+                return ApiResponse.received(
+                    response.status,
+                    response.headers,
+                    bytes(body),
+                    secret=settings.api_key,
+                    oversize=len(body) > protocol.MAX_ANSWER_BYTES,
+                )
         except (aiohttp.ClientError, TimeoutError) as error:
             reached = not isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
             return protocol.transport_error(request, error, reached_server=reached)
@@ -288,15 +314,19 @@ class GammaHook(BaseHook):
                 # Spread the waiters over a second past the slot, so they do not all wake at once.
                 await asyncio.sleep(wait + random.random())
                 ticket, wait = shared.budget.acquire(loop.time())
-            outcome = await self._asend(shared.session, request)
-            if not isinstance(outcome, ApiResponse):
-                shared.budget.release(ticket)
-            else:
+            outcome: ApiResponse | GammaTransportError | None = None
+            try:
+                outcome = await self._asend(shared.session, request)
+            finally:  # a cancelled poll (cleared task, killed trigger) gives its ticket back too
+                if not isinstance(outcome, ApiResponse):
+                    shared.budget.release(ticket)
+            assert outcome is not None
+            if isinstance(outcome, ApiResponse):
                 self.rate_limit = shared.rate_limit = outcome.rate_limit
                 shared.budget.observe(ticket, self.rate_limit)
                 if outcome.status == 429:
-                    pause = protocol.parse_retry_after(outcome.headers.get("Retry-After"))
-                    shared.budget.pause(pause or self.retry_policy.rate_limit_backoff, loop.time())
+                    retry_after = protocol.parse_retry_after(outcome.headers.get("Retry-After"))
+                    shared.budget.pause(self.retry_policy.rate_limit_pause(retry_after), loop.time())
             step = protocol.settle(request, outcome, attempt, self.retry_policy)
             if not isinstance(step, protocol.Retry):
                 return step
@@ -736,6 +766,23 @@ def _new_client_session(settings: GammaSettings) -> aiohttp.ClientSession:
         connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=60),
         trust_env=False,
     )
+
+
+class _TooSlow(Exception):
+    """The answer's body was still arriving at the request's deadline."""
+
+
+def _read_answer(response: requests.Response, deadline: float) -> tuple[bytes, bool]:
+    """The body of an API answer, read a socket read at a time until the deadline; ``(start, True)``
+    when it is longer than :data:`protocol.MAX_ANSWER_BYTES`."""
+    body = bytearray()
+    while chunk := response.raw.read1(64 * 1024, decode_content=True):
+        body += chunk
+        if len(body) > protocol.MAX_ANSWER_BYTES:
+            return bytes(body), True
+        if time.monotonic() > deadline:
+            raise _TooSlow
+    return bytes(body), False
 
 
 def _reached_server(error: requests.RequestException) -> bool:

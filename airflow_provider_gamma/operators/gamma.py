@@ -23,7 +23,13 @@ from airflow_provider_gamma.exceptions import (
     GammaValidationError,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
-from airflow_provider_gamma.protocol import GammaHit, Generation, GenerationCreated, is_transient
+from airflow_provider_gamma.protocol import (
+    GammaHit,
+    Generation,
+    GenerationCreated,
+    failure_reason,
+    is_transient,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -53,11 +59,10 @@ class GammaGenerationLink(BaseOperatorLink):
 
 def generation_failure(generation: Generation) -> GammaGenerationFailedError:
     """The error for a generation Gamma reported as failed, with Gamma's message and the generation id."""
-    error: dict[str, Any] = dict(generation.get("error") or {})
     return GammaGenerationFailedError(
-        error.get("message", "no reason given"),
+        failure_reason(generation),
         generation_id=generation["generationId"],
-        http_status=error.get("statusCode"),
+        http_status=generation.get("error", {}).get("statusCode"),
     )
 
 

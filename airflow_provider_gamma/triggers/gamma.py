@@ -164,7 +164,14 @@ class GammaGenerationTrigger(BaseTrigger):
         while True:
             await asyncio.sleep(max(0.0, min(delay, self._seconds_left())))
             try:
-                generation = await hook.aget_generation(self.generation_id)
+                # Bounded by the deadline: a poll held back by the key's shared rate budget (another
+                # trigger's 429) must not make this one miss its own deadline.
+                polled = await asyncio.wait_for(
+                    hook.aget_generation(self.generation_id),
+                    None if self.end_time is None else max(1.0, self._seconds_left()),
+                )
+            except TimeoutError:
+                pass
             except GammaError as error:
                 if isinstance(error, GammaAuthenticationError):
                     raise _KeyRefused(error, hook.settings.api_key, generation) from error
@@ -181,13 +188,13 @@ class GammaGenerationTrigger(BaseTrigger):
                     "Polling generation %s: %s; next poll in %.1f s", self.generation_id, error, delay
                 )
             else:
-                errors_in_a_row = 0
+                generation, errors_in_a_row = polled, 0
                 if generation["status"] == "completed":
                     return self._event(
                         "success", f"Gamma generation {self.generation_id} completed", generation
                     )
                 if generation["status"] == "failed":
-                    reason = generation.get("error", {}).get("message", "no reason given")
+                    reason = protocol.failure_reason(generation)
                     return self._event(
                         "failed", f"Gamma generation {self.generation_id} failed: {reason}", generation
                     )
