@@ -28,34 +28,12 @@ from airflow_provider_gamma.operators.gamma import (
     GammaGenerationLink,
 )
 from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
+from tests import doubles
+from tests.doubles import StateStore
 
 
-class RecordingTaskInstance:
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-
-class DictStateStore:
-    """Stands in for Airflow 3.3's ``context["task_state_store"]``, which outlives a try."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.values[key] = value
-
-
-def context(store: DictStateStore | None = None) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"ti": RecordingTaskInstance()}
-    if store is not None:
-        ctx["task_state_store"] = store
-    return ctx
+def context(store: StateStore | None = None) -> dict[str, Any]:
+    return doubles.context(store=store)
 
 
 def operator(**kwargs: Any) -> GammaGenerateOperator:
@@ -186,7 +164,7 @@ def test_execute_complete_rejects_errors_and_malformed_events(event):
 
 
 def test_a_retry_reattaches_to_the_pending_generation_instead_of_paying_again(gamma_connection):
-    store = DictStateStore()
+    store = StateStore()
     with pytest.raises(TaskDeferred):
         operator(deferrable=True).execute(context(store))
     first_id = store.values[submission.STATE_KEY]["generation_id"]
@@ -197,7 +175,7 @@ def test_a_retry_reattaches_to_the_pending_generation_instead_of_paying_again(ga
 
 
 def test_a_retry_after_completion_returns_the_same_deck(gamma_connection):
-    store = DictStateStore()
+    store = StateStore()
     first = operator(deferrable=False).execute(context(store))
     second = operator(deferrable=True).execute(context(store))  # completed: no deferral, no POST
     assert second["generationId"] == first["generationId"]
@@ -206,7 +184,7 @@ def test_a_retry_after_completion_returns_the_same_deck(gamma_connection):
 
 
 def test_a_failed_generation_is_resubmitted_only_when_the_user_opts_in(gamma_connection):
-    store = DictStateStore()
+    store = StateStore()
     gamma_connection.fail_next_generation()
     with pytest.raises(GammaGenerationFailedError):
         operator(deferrable=False).execute(context(store))

@@ -26,43 +26,12 @@ from airflow_provider_gamma.operators.gamma import (
 )
 from airflow_provider_gamma.protocol import RetryPolicy
 from airflow_provider_gamma.testing import GammaEmulator
+from tests.doubles import StateStore, TaskInstance, context
 from tests.reliability.conftest import connection
 
 GENERATIONS = "/v1.0/generations"
 SEARCH = "/v1.0/gammas/search"
 REFERENCE = re.compile(r" \[gx[0-9a-f]{10}\]$")
-
-
-class TaskInstance:
-    """What the operators use of Airflow's task instance: XCom pushes and the try numbers."""
-
-    def __init__(self, try_number: int = 1, max_tries: int = 0) -> None:
-        self.xcoms: dict[str, Any] = {}
-        self.try_number = try_number
-        self.max_tries = max_tries
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-
-class StateStore:
-    """Airflow 3.3's ``context["task_state_store"]``: outlives tries and, as in Airflow, clears."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.values[key] = value
-
-
-def context(ti: TaskInstance | None = None, store: StateStore | None = None) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"ti": ti or TaskInstance(), "outlet_events": {}}
-    if store is not None:
-        ctx["task_state_store"] = store
-    return ctx
 
 
 @pytest.fixture
