@@ -4,7 +4,8 @@
 A one-page Gamma template keeps the layout and branding stable from month to month; the prompt carries
 this month's content. On the 1st of every month at 08:00 London time this DAG has Gamma "remix" the
 template with the prompt, exports a PDF (waiting in the triggerer), and lands it under
-``<dest>/<run date>/monthly-update.pdf``. The run on the 1st reports on the month before.
+``<dest>/<run date>/monthly-update.pdf``, and the same deck as ``monthly-update.pptx`` (a second
+export of the gamma, no second generation). The run on the 1st reports on the month before.
 
 Configuration (read at run time through templates, or from the environment):
 
@@ -71,6 +72,17 @@ def template_deck() -> None:
         gamma_conn_id=GAMMA_CONN_ID,
         generation_id=generate.output,
         dest="{{ decks_root() }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/monthly-update.pdf",
+        dest_conn_id=DEST_CONN_ID,
+        if_exists="overwrite",
+    )
+
+    # The same deck as PPTX, for whoever edits it: a new export of the gamma, not a new generation.
+    GammaExportToObjectStorageOperator(
+        task_id="land_pptx",
+        gamma_conn_id=GAMMA_CONN_ID,
+        generation_id=generate.output,
+        export_as="pptx",
+        dest="{{ decks_root() }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/monthly-update.pptx",
         dest_conn_id=DEST_CONN_ID,
         if_exists="overwrite",
     )

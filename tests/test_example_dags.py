@@ -10,6 +10,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,12 @@ class DagTest:
         return self.output
 
     def posts(self) -> list[Any]:
-        return [request for request in self.emulator.requests if request.method == "POST"]
+        """The POSTs that start generations (exports of a gamma are POSTs too, but bill no deck)."""
+        return [
+            request
+            for request in self.emulator.requests
+            if request.method == "POST" and request.path.startswith("/v1.0/generations")
+        ]
 
 
 ON_NEW_DECK_FILE = "picked-up/weekly-report.pptx"
@@ -213,6 +219,8 @@ def test_template_deck_runs_and_lands_a_pdf(dag_tests: dict[str, DagTest]) -> No
 
     pdf = run.dest / "2026-12-01" / "monthly-update.pdf"
     assert len(PdfReader(str(pdf)).pages) >= 1
+    pptx = run.dest / "2026-12-01" / "monthly-update.pptx"
+    assert zipfile.is_zipfile(pptx), "the PPTX is the gamma's second export"
     (post,) = run.posts()
     assert post.path == "/v1.0/generations/from-template"
     assert post.json["gammaId"] == "g_template_monthly"

@@ -394,6 +394,8 @@ def test_valid_or_templated_dest_passes(dest: str) -> None:
 def test_template_fields() -> None:
     assert set(GammaExportToObjectStorageOperator.template_fields) == {
         "generation_id",
+        "gamma_id",
+        "export_as",
         "dest",
         "dest_conn_id",
         "gamma_conn_id",
@@ -613,3 +615,53 @@ def test_generate_then_land_under_airflow_dags_test(
     assert json.loads(extra)["uris"] == [f"file://{tmp_path}/{landed_file}"]
     assert json.loads(extra)["generation_id"] == generation_id
     assert os.path.getsize(tmp_path / landed_file) > 0
+
+
+# --- new exports of a gamma: another format, or an existing gamma ----------------------------------
+
+
+def test_one_generation_lands_as_pptx_and_as_pdf(gamma_connection: GammaEmulator, tmp_path: Path) -> None:
+    result = generation(gamma_connection, export_as="pptx")
+    [pptx] = run(export_op(generation_id=result, dest=f"{tmp_path}/"))[0]
+    [pdf] = run(export_op(generation_id=result, export_as="pdf", dest=f"{tmp_path}/"))[0]
+
+    gamma_id = result["gammaId"]
+    assert files_under(tmp_path) == [f"{gamma_id}.pdf", f"{gamma_id}.pptx"]
+    assert (tmp_path / f"{gamma_id}.pdf").read_bytes() == gamma_connection.export_bytes(
+        result["generationId"], "pdf"
+    )
+    assert pdf["size"] == (tmp_path / f"{gamma_id}.pdf").stat().st_size
+    assert pptx["content_type"] == PPTX
+    exports = [r for r in gamma_connection.requests if r.path == f"/v1.0/gammas/{gamma_id}/export"]
+    assert [r.json for r in exports] == [{"exportAs": "pdf"}]
+    assert len(gamma_connection.generations) == 1, "a new format costs an export, not a generation"
+
+
+def test_an_existing_gamma_is_exported_anew_by_its_id(
+    gamma_connection: GammaEmulator, tmp_path: Path
+) -> None:
+    """The weekly re-export of a template deck: no generation at all."""
+    template = generation(gamma_connection, export_as=None)
+
+    [landed] = run(export_op(gamma_id=template["gammaId"], export_as="pdf", dest=f"{tmp_path}/deck.pdf"))[0]
+
+    assert (tmp_path / "deck.pdf").read_bytes() == gamma_connection.export_bytes(
+        template["generationId"], "pdf"
+    )
+    assert landed["uri"].endswith("deck.pdf")
+    assert len(gamma_connection.generations) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"gamma_id": "g_1"}, "needs export_as"),
+        ({"gamma_id": "g_1", "generation_id": "gen_1", "export_as": "pdf"}, "exactly one of them"),
+        ({}, "exactly one of them"),
+        ({"generation_id": "gen_1", "export_as": "gif"}, "pdf, pptx, png"),
+        ({"gamma_id": " ", "export_as": "pdf"}, "must be a gamma id"),
+    ],
+)
+def test_bad_new_export_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(GammaParameterError, match=message):
+        export_op(dest="/tmp/deck.pdf", **kwargs)

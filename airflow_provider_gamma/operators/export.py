@@ -24,7 +24,7 @@ from airflow_provider_gamma.exceptions import GammaError, GammaExportError, Gamm
 from airflow_provider_gamma.hooks.gamma import ExportDownload, GammaHook
 from airflow_provider_gamma.landing import LandedObject, StagedObject, UnpackLimits
 from airflow_provider_gamma.operators.gamma import generation_failure
-from airflow_provider_gamma.parameters import is_unresolved
+from airflow_provider_gamma.parameters import EXPORT_FORMATS, is_unresolved
 from airflow_provider_gamma.protocol import ApiRequest, Generation, RetryPolicy
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class _Deck:
     generation_id: str | None
     gamma_id: str | None
     export_as: str | None
+    #: a new export of the gamma is wanted (``export_as`` differs from the generation's own)
+    fresh: bool = False
 
     @property
     def label(self) -> str:
@@ -97,9 +99,23 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         members, decompression bombs) are refused.
     :param download_retry_policy: attempts and backoff for the download and the status reads
         (default: :class:`~airflow_provider_gamma.protocol.RetryPolicy`'s, 5 attempts from 1 s).
+    :param gamma_id: instead of ``generation_id``: an existing gamma (its file id, or the doc id of a
+        gamma.app/docs URL) to export anew, e.g. a template deck re-exported weekly. Needs
+        ``export_as``. Templated.
+    :param export_as: ``pdf``, ``pptx`` or ``png``: request a new export of the gamma in this format
+        (``POST /v1.0/gammas/{id}/export``) and land that, e.g. a PDF next to the PPTX the generation
+        was started with. Without it, the generation's own export is landed. The export is waited for
+        in the worker (exports take seconds). Templated.
     """
 
-    template_fields: Sequence[str] = ("generation_id", "dest", "dest_conn_id", "gamma_conn_id")
+    template_fields: Sequence[str] = (
+        "generation_id",
+        "gamma_id",
+        "export_as",
+        "dest",
+        "dest_conn_id",
+        "gamma_conn_id",
+    )
     ui_color = "#e9e1fb"
     #: Limits applied when ``unpack_png=True``.
     unpack_limits: ClassVar[UnpackLimits] = UnpackLimits()
@@ -107,16 +123,37 @@ class GammaExportToObjectStorageOperator(BaseOperator):
     def __init__(
         self,
         *,
-        generation_id: str | Mapping[str, Any] | XComArg,
+        generation_id: str | Mapping[str, Any] | XComArg | None = None,
         dest: str | ObjectStoragePath,
         dest_conn_id: str | None = None,
         gamma_conn_id: str = DEFAULT_CONN_ID,
         if_exists: IfExists = "overwrite",
         unpack_png: bool = False,
         download_retry_policy: RetryPolicy | None = None,
+        gamma_id: str | None = None,
+        export_as: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if (generation_id is None) == (gamma_id is None):
+            raise GammaParameterError(
+                f"Invalid Gamma parameters generation_id={generation_id!r}, gamma_id={gamma_id!r}: give "
+                "exactly one of them"
+            )
+        if gamma_id is not None and not is_unresolved(gamma_id):
+            if not isinstance(gamma_id, str) or not gamma_id.strip():
+                raise GammaParameterError(
+                    f"Invalid Gamma parameter gamma_id={gamma_id!r}: must be a gamma id"
+                )
+            if export_as is None:
+                raise GammaParameterError(
+                    "Invalid Gamma parameter export_as=None: exporting an existing gamma (gamma_id) needs "
+                    f"export_as, one of {', '.join(EXPORT_FORMATS)}"
+                )
+        if export_as is not None and not is_unresolved(export_as) and export_as not in EXPORT_FORMATS:
+            raise GammaParameterError(
+                f"Invalid Gamma parameter export_as={export_as!r}: must be one of {', '.join(EXPORT_FORMATS)}"
+            )
         if if_exists not in IF_EXISTS_MODES:
             raise GammaParameterError(
                 f"Invalid Gamma parameter if_exists={if_exists!r}: must be one of {', '.join(IF_EXISTS_MODES)}"
@@ -126,7 +163,8 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 f"Invalid Gamma parameter unpack_png={unpack_png!r}: must be True or False"
             )
         landing.validate_dest(dest, "dest")
-        literal = not is_unresolved(generation_id) and not isinstance(generation_id, Mapping)
+        literal = generation_id is not None and not is_unresolved(generation_id)
+        literal = literal and not isinstance(generation_id, Mapping)
         if literal and (not isinstance(generation_id, str) or not generation_id.strip()):
             raise GammaParameterError(
                 f"Invalid Gamma parameter generation_id={generation_id!r}: must be a generation id or the "
@@ -138,6 +176,8 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 "RetryPolicy (airflow_provider_gamma.protocol) or None"
             )
         self.generation_id = generation_id
+        self.gamma_id = gamma_id
+        self.export_as = export_as
         self.dest = dest
         self.dest_conn_id = dest_conn_id
         self.gamma_conn_id = gamma_conn_id
@@ -173,6 +213,14 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         return landed
 
     def _source(self) -> _Deck:
+        deck = self._what_was_given()
+        if self.export_as is not None and deck.generation_id is not None:
+            return _Deck(deck.generation_id, deck.gamma_id, str(self.export_as), fresh=True)
+        return deck
+
+    def _what_was_given(self) -> _Deck:
+        if self.gamma_id is not None:
+            return _Deck(None, str(self.gamma_id).strip(), str(self.export_as))
         value: Any = self.generation_id
         if isinstance(value, str) and value.strip().startswith("{"):
             with contextlib.suppress(ValueError, SyntaxError):
@@ -186,14 +234,16 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                     "'pptx' or 'png' on the generate task."
                 )
             return _Deck(None, str(value["gammaId"]), str(value["exportAs"]))
+        gamma_id = None
         if isinstance(value, Mapping):
+            gamma_id = value.get("gammaId") or None
             value = value.get("generationId")
         if not isinstance(value, str) or not value.strip():
             raise GammaParameterError(
                 f"Invalid Gamma parameter generation_id={self.generation_id!r}: must be a generation id or "
                 "the dict GammaGenerateOperator returns"
             )
-        return _Deck(value.strip(), None, None)
+        return _Deck(value.strip(), gamma_id, None)
 
     def _is_folder(self, dest: ObjectStoragePath) -> bool:
         if isinstance(self.dest, str):
@@ -204,16 +254,12 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         if deck.generation_id is None:
             return self._exported_gamma(deck)
         generation_id = deck.generation_id
-        generation = self.hook.get_generation(generation_id)
-        status = generation["status"]
-        if status == "failed":
-            raise generation_failure(generation)
-        if status != "completed":
-            raise GammaExportError(
-                f"Gamma generation {generation_id} is still {status}, so it has no export yet. Wait for it "
-                f"first: GammaGenerateOperator(wait_for_completion=True) or "
-                f"GammaGenerationSensor(generation_id={generation_id!r}) upstream of this task."
-            )
+        if deck.fresh:
+            if deck.gamma_id is None:  # the gamma of the generation, in another format
+                gamma_id = _finished(self.hook.get_generation(generation_id)).get("gammaId", "")
+                deck = self._deck = _Deck(generation_id, gamma_id, deck.export_as, fresh=True)
+            return cast(Generation, {**self._exported_gamma(deck), "generationId": generation_id})
+        generation = _finished(self.hook.get_generation(generation_id))
         if not generation.get("exportUrl"):
             raise GammaExportNotRequestedError(
                 f"Gamma generation {generation_id} has no export: it was started without export_as. Set "
@@ -396,6 +442,20 @@ class GammaExportToObjectStorageOperator(BaseOperator):
             return None
         outputs = [Dataset(*landing.openlineage_name(path)) for path in self._landed_paths]
         return OperatorLineage(outputs=outputs)
+
+
+def _finished(generation: Generation) -> Generation:
+    """The generation, if it completed; its failure or a "still pending" error otherwise."""
+    generation_id, status = generation["generationId"], generation["status"]
+    if status == "failed":
+        raise generation_failure(generation)
+    if status != "completed":
+        raise GammaExportError(
+            f"Gamma generation {generation_id} is still {status}, so it has no export yet. Wait for it "
+            f"first: GammaGenerateOperator(wait_for_completion=True) or "
+            f"GammaGenerationSensor(generation_id={generation_id!r}) upstream of this task."
+        )
+    return generation
 
 
 def _base_name(generation: Generation) -> str:

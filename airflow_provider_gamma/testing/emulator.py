@@ -426,14 +426,15 @@ class GammaEmulator:
             raise KeyError(generation_id)
         return generation
 
-    def export_bytes(self, generation_id: str) -> bytes:
-        """The export file of a generation, exactly as served (without ``export_padding_bytes``).
+    def export_bytes(self, generation_id: str, export_as: str | None = None) -> bytes:
+        """The export file of a generation (in ``export_as``, default its own ``exportAs``), exactly as
+        served (without ``export_padding_bytes``).
 
         Raises:
             KeyError: Unknown generation id.
             ValueError: The generation was created without ``exportAs``.
         """
-        return self._state.export_bytes(self._generation(generation_id))
+        return self._state.export_bytes(self._generation(generation_id), export_as)
 
     def export_url(self, generation_id: str, *, ttl: float | None = None) -> str:
         """Mint a signed export URL for a generation, valid for ``ttl`` seconds (negative = already
