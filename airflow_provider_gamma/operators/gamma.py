@@ -141,6 +141,8 @@ class _GammaGenerationOperator(BaseOperator):
                 generation = self._reattach(earlier.generation_id)
                 if generation is not None:
                     return self._follow(context, generation)
+            elif not earlier.sent_at:  # its POST was refused outright
+                pass
             elif earlier.marker:
                 self.log.warning(
                     "An earlier try's POST may have started a generation whose id never arrived; looking "
@@ -200,17 +202,25 @@ class _GammaGenerationOperator(BaseOperator):
             self.log.warning("%s; looking for the deck by its reference %s", error, entry.marker)
             entry.note(f"POST uncertain ({error.http_status or 'no answer'})", time.time())
             return self._reconcile(context, entry)
-        except GammaValidationError as error:
-            # A 400 is certain: nothing was created. An endpoint that takes no title (from-template's is
-            # not documented everywhere) still gets the deck, only without a reference.
-            if entry.marker is None or self.title is not None or "title" not in error.message.lower():
-                raise
-            self.log.warning(
-                "Gamma refused the title that carries the reference (%s); submitting without it, so a lost "
-                "answer to this POST cannot be settled",
-                error,
-            )
-            return self._submit(context, entry, reference=False)
+        except GammaError as error:
+            # Gamma certainly did not start a deck (a 4xx, or a 429 or connection failure retried to
+            # the end). An endpoint that takes no title (from-template's is not documented everywhere)
+            # still gets the deck, only without a reference; otherwise the next try submits afresh.
+            if (
+                isinstance(error, GammaValidationError)
+                and entry.marker is not None
+                and self.title is None
+                and "title" in error.message.lower()
+            ):
+                self.log.warning(
+                    "Gamma refused the title that carries the reference (%s); submitting without it, so "
+                    "a lost answer to this POST cannot be settled",
+                    error,
+                )
+                return self._submit(context, entry, reference=False)
+            entry.marker, entry.sent_at = None, 0.0
+            self._remember(context, entry)
+            raise
         entry.generation_id = created["generationId"]
         self._remember(context, entry)
         generation: Generation = {"generationId": created["generationId"], "status": "pending"}

@@ -18,7 +18,7 @@ import pytest
 
 from airflow_provider_gamma import submission
 from airflow_provider_gamma._compat import TaskDeferred
-from airflow_provider_gamma.exceptions import GammaSubmissionUncertainError
+from airflow_provider_gamma.exceptions import GammaError, GammaSubmissionUncertainError
 from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
 from airflow_provider_gamma.operators.gamma import (
     GammaGenerateFromTemplateOperator,
@@ -332,6 +332,23 @@ def test_a_retry_after_a_try_that_died_mid_post_looks_for_its_deck(emu: GammaEmu
     assert result["reconciled"] is True
     assert len(emu.generations) == 1
     assert len([r for r in emu.requests if r.path == GENERATIONS]) == 1
+
+
+def test_a_retry_after_a_refused_post_submits_at_once_without_searching(emu: GammaEmulator) -> None:
+    """A POST Gamma refused (here 429s to the end of the policy) certainly started nothing."""
+    store = StateStore()
+    refusals = emu.add_fault(method="POST", path_prefix=GENERATIONS, status=429, retry_after=0.01, times=2)
+    first = generate(retries=1)
+    first.hook.retry_policy = RetryPolicy(max_attempts=2, jitter=False)
+    with pytest.raises(GammaError, match="Too many requests"):
+        first.execute(context(TaskInstance(1, max_tries=1), store))
+    assert refusals.hits == 2
+
+    result = generate(retries=1).execute(context(TaskInstance(2, max_tries=1), store))
+
+    assert result["status"] == "completed"
+    assert not [r for r in emu.requests if r.path == SEARCH]
+    assert len(emu.generations) == 1
 
 
 # --- 3. execution_timeout during the POST --------------------------------------------------------
