@@ -121,8 +121,9 @@ def test_the_example_dags_ran_green_and_used_the_key(example_runs: dict[str, Any
     for dag_id, (returncode, output) in example_runs["outputs"].items():
         assert returncode == 0, f"{dag_id}:\n{output[-3000:]}"
     assert len(example_runs["generations"]) == 6  # weekly, template, four regions
+    # The template deck lands twice: as PDF and, through a second export of its gamma, as PPTX.
     assert (
-        sorted(p.suffix for p in example_runs["dest"].rglob("*") if p.is_file()) == [".pdf"] + [".pptx"] * 5
+        sorted(p.suffix for p in example_runs["dest"].rglob("*") if p.is_file()) == [".pdf"] + [".pptx"] * 6
     )
     # The key really went to the API, on every request: a search that finds nothing means something.
     assert example_runs["api_requests"]
@@ -130,7 +131,7 @@ def test_the_example_dags_ran_green_and_used_the_key(example_runs: dict[str, Any
 
 
 def test_the_key_never_reaches_the_export_host(example_runs: dict[str, Any]) -> None:
-    assert len(example_runs["export_requests"]) == 6
+    assert len(example_runs["export_requests"]) == 7
     for request in example_runs["export_requests"]:
         assert "x-api-key" not in request.headers
         assert "authorization" not in request.headers
