@@ -39,7 +39,12 @@ WORKSPACE_ACCESS = ("noAccess", "view", "comment", "edit", "fullAccess")
 EXTERNAL_ACCESS = ("noAccess", "view", "comment", "edit")
 EMAIL_ACCESS = ("view", "comment", "edit", "fullAccess")
 HEADER_FOOTER_POSITIONS = ("topLeft", "topCenter", "topRight", "bottomLeft", "bottomCenter", "bottomRight")
+AGENT_FORMATS = ("presentation", "document", "social")
+AGENT_QUALITIES = ("lite", "standard", "max")
 MAX_INPUT_CHARS = 400_000
+#: Paid plans' ceiling for an agent deck (Free stops at 10).
+MAX_AGENT_CARDS = 100
+MAX_SOURCE_URLS = 10
 #: Ultra's ceiling; Pro, Teams and Business stop at 60 and Gamma answers 400 above the plan's limit.
 MAX_CARDS = 75
 
@@ -135,6 +140,16 @@ def _strings(min_items: int = 0, max_items: int | None = None) -> Check:
         if len(value) < min_items or (max_items is not None and len(value) > max_items):
             most = f" and at most {max_items}" if max_items is not None else ""
             _fail(path, value, f"must hold at least {min_items}{most} items")
+
+    return check
+
+
+def _urls(max_items: int) -> Check:
+    def check(path: str, value: Any) -> None:
+        _strings(min_items=1, max_items=max_items)(path, value)
+        for url in value:
+            if not url.strip().lower().startswith(("https://", "http://")):
+                _fail(path, url, "each item must be an http(s) URL")
 
     return check
 
@@ -252,6 +267,25 @@ TEMPLATE_FIELDS: dict[str, tuple[str, Check]] = {
 }
 
 
+#: ``POST /v1.0/agent/generations`` (Gamma 5). Its published schema is newer and thinner than the
+#: classic one: these are the fields Gamma's own n8n node sends. Gamma 5 refuses ``themeId``, the
+#: ``webpage`` format and ``folderIds``; fields it adds later go through ``extra_body``.
+AGENT_FIELDS: dict[str, tuple[str, Check]] = {
+    "prompt": ("prompt", _text(1, MAX_INPUT_CHARS)),
+    "title": ("title", _title),
+    "format": ("format", _enum(*AGENT_FORMATS)),
+    "additionalInstructions": ("additional_instructions", _text(0, 5000)),
+    "numCards": ("num_cards", _integer(1, MAX_AGENT_CARDS, " (10 on the Free plan)")),
+    "quality": ("quality", _enum(*AGENT_QUALITIES)),
+    "sourceUrls": ("source_urls", _urls(MAX_SOURCE_URLS)),
+    "templateId": ("template_id", _text()),
+    "disableConnectors": ("disable_connectors", _boolean),
+    "folderId": ("folder_id", _text()),
+    "exportAs": ("export_as", _export_as),
+    "sharingOptions": ("sharing_options", _sharing_options),
+}
+
+
 def _build(
     fields: Mapping[str, tuple[str, Check]],
     required: tuple[str, ...],
@@ -317,6 +351,12 @@ def template_body(
     _reject_unknown(options, TEMPLATE_FIELDS)
     values = {"gamma_id": gamma_id, "prompt": prompt, **options}
     return _build(TEMPLATE_FIELDS, ("gammaId", "prompt"), values, extra_body)
+
+
+def agent_body(*, prompt: Any, extra_body: Mapping[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    """The JSON body of ``POST /v1.0/agent/generations`` (Gamma 5); see :data:`AGENT_FIELDS`."""
+    _reject_unknown(options, AGENT_FIELDS)
+    return _build(AGENT_FIELDS, ("prompt",), {"prompt": prompt, **options}, extra_body)
 
 
 def _reject_unknown(options: Mapping[str, Any], fields: Mapping[str, tuple[str, Check]]) -> None:

@@ -68,7 +68,14 @@ class GenerationCreated(TypedDict):
 
 
 class Generation(TypedDict):
-    """Answer of ``GET /v1.0/generations/{id}``; the fields past ``status`` appear as the job ends."""
+    """Answer of ``GET /v1.0/generations/{id}`` or ``GET /v1.0/agent/generations/{id}``; the fields
+    past ``status`` appear as the job ends.
+
+    An agent (Gamma 5) answer carries the gamma as a ``gamma`` object and the agent's own words in
+    ``result.summary``; :func:`read_generation` also copies them to ``gammaId``/``gammaUrl`` and
+    ``summary`` so that both engines read alike. ``progress`` (agent, while pending) is passed through
+    as Gamma sends it: its schema is not settled.
+    """
 
     generationId: str
     status: GenerationStatus
@@ -78,6 +85,8 @@ class Generation(TypedDict):
     credits: NotRequired[Credits]
     error: NotRequired[GenerationErrorBody]
     warnings: NotRequired[str]
+    summary: NotRequired[str]
+    progress: NotRequired[dict[str, Any]]
 
 
 class Theme(TypedDict):
@@ -189,6 +198,22 @@ def create_generation_request(body: Mapping[str, Any], *, timeout: float | None 
     return ApiRequest("POST", f"{API_PREFIX}/generations", json=body, starts_generation=True, timeout=timeout)
 
 
+#: Gamma 5 agent generation ids start with this; classic ids do not (Gamma's own n8n node relies on it).
+AGENT_ID_PREFIX = "gen_"
+
+
+def is_agent_generation(generation_id: str) -> bool:
+    """Whether ``generation_id`` is a Gamma 5 agent generation's (polled under ``/v1.0/agent``)."""
+    return isinstance(generation_id, str) and generation_id.strip().startswith(AGENT_ID_PREFIX)
+
+
+def create_agent_generation_request(body: Mapping[str, Any], *, timeout: float | None = None) -> ApiRequest:
+    """``POST /v1.0/agent/generations``: the Gamma 5 agent plans, writes and designs from a prompt."""
+    return ApiRequest(
+        "POST", f"{API_PREFIX}/agent/generations", json=body, starts_generation=True, timeout=timeout
+    )
+
+
 def create_generation_from_template_request(
     body: Mapping[str, Any], *, timeout: float | None = None
 ) -> ApiRequest:
@@ -198,7 +223,9 @@ def create_generation_from_template_request(
 
 
 def get_generation_request(generation_id: str) -> ApiRequest:
-    return ApiRequest("GET", f"{API_PREFIX}/generations/{_path_id(generation_id, 'generation_id')}")
+    """The status poll of either engine, chosen by the id's kind (see :func:`is_agent_generation`)."""
+    collection = "agent/generations" if is_agent_generation(generation_id) else "generations"
+    return ApiRequest("GET", f"{API_PREFIX}/{collection}/{_path_id(generation_id, 'generation_id')}")
 
 
 def list_request(
@@ -495,6 +522,15 @@ def read_generation(request: ApiRequest, payload: Any) -> Generation:
     error = generation.pop("error", None)
     if generation["status"] == "failed" or error:
         generation["error"] = _error_body(error)
+    gamma, result = generation.get("gamma"), generation.get("result")
+    if isinstance(gamma, dict):  # agent answers
+        for key, field_name in (("id", "gammaId"), ("url", "gammaUrl")):
+            if isinstance(gamma.get(key), str) and not isinstance(generation.get(field_name), str):
+                generation[field_name] = gamma[key]
+    if isinstance(result, dict) and isinstance(result.get("summary"), str):
+        generation.setdefault("summary", result["summary"])
+    if "progress" in generation and not isinstance(generation["progress"], dict):
+        del generation["progress"]
     return cast(Generation, generation)
 
 

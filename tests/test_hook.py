@@ -183,7 +183,7 @@ def test_test_connection_reports_success_and_a_bad_key(gamma_connection, monkeyp
 def test_client_errors_fail_at_once_without_retry(hook, gamma_connection, status, error_class):
     gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=status, times=None)
     with pytest.raises(error_class) as caught:
-        hook.get_generation("gen_x")
+        hook.get_generation("abc_x")
     assert caught.value.request_id
     assert len(api_calls(gamma_connection, "GET", "/v1.0/generations/")) == 1
 

@@ -24,7 +24,7 @@ from airflow_provider_gamma.exceptions import (
 )
 from airflow_provider_gamma.protocol import ApiRequest, ApiResponse, RetryPolicy
 
-GET = protocol.get_generation_request("gen_1")
+GET = protocol.get_generation_request("abc123")
 POST = protocol.create_generation_request({"inputText": "x", "textMode": "generate"})
 NO_JITTER = RetryPolicy(jitter=False)
 
@@ -61,7 +61,7 @@ def test_every_status_maps_to_its_exception_with_message_and_request_id(status, 
     assert error.request_id == "rq-7"
     assert message in str(error)
     assert "rq-7" in str(error)
-    assert "GET /v1.0/generations/gen_1" in str(error)
+    assert "GET /v1.0/generations/abc123" in str(error)
 
 
 def test_permission_is_not_mistaken_for_credits_and_vice_versa():

@@ -300,10 +300,10 @@ async def test_a_key_refused_after_a_fresh_read_is_an_error_event(gamma_connecti
     revoked = json.loads(gamma_connection.connection_uri()) | {"password": "sk-revoked"}
     monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps(revoked))
 
-    [event] = await events_of(GammaGenerationTrigger("gen_1", poll_interval=0.05))
+    [event] = await events_of(GammaGenerationTrigger("abc123", poll_interval=0.05))
 
     assert event.payload["status"] == "error"
-    assert event.payload["message"].startswith("HTTP 401: GET /v1.0/generations/gen_1: Invalid API key.")
+    assert event.payload["message"].startswith("HTTP 401: GET /v1.0/generations/abc123: Invalid API key.")
     assert [r.status for r in polls(gamma_connection)] == [401]  # the same key is not sent again
 
 

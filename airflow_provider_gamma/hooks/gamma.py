@@ -358,6 +358,13 @@ class GammaHook(BaseHook):
         ``timeout`` and errors as for :meth:`submit_generation`."""
         return self._submit(protocol.create_generation_from_template_request(body, timeout=timeout))
 
+    def submit_agent_generation(
+        self, body: Mapping[str, Any], *, timeout: float | None = None
+    ) -> GenerationCreated:
+        """``POST /v1.0/agent/generations`` (Gamma 5) with a ready body (see
+        :func:`parameters.agent_body`); ``timeout`` and errors as for :meth:`submit_generation`."""
+        return self._submit(protocol.create_agent_generation_request(body, timeout=timeout))
+
     def _submit(self, request: ApiRequest) -> GenerationCreated:
         created = protocol.read_generation_created(request, self._call(request))
         self.log.info("Gamma accepted the generation: %s", created["generationId"])
@@ -438,8 +445,46 @@ class GammaHook(BaseHook):
         )
         return self.submit_generation_from_template(body)["generationId"]
 
+    def create_agent_generation(
+        self,
+        prompt: str,
+        *,
+        title: str | None = None,
+        format: str | None = None,
+        additional_instructions: str | None = None,
+        num_cards: int | None = None,
+        quality: str | None = None,
+        source_urls: list[str] | None = None,
+        template_id: str | None = None,
+        disable_connectors: bool | None = None,
+        folder_id: str | None = None,
+        export_as: str | None = None,
+        sharing_options: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Start a Gamma 5 agent generation from a brief and return its id (``gen_...``). Billed."""
+        body = parameters.agent_body(
+            prompt=prompt,
+            title=title,
+            format=format,
+            additional_instructions=additional_instructions,
+            num_cards=num_cards,
+            quality=quality,
+            source_urls=source_urls,
+            template_id=template_id,
+            disable_connectors=disable_connectors,
+            folder_id=folder_id,
+            export_as=export_as,
+            sharing_options=sharing_options,
+            extra_body=extra_body,
+        )
+        return self.submit_agent_generation(body)["generationId"]
+
     def get_generation(self, generation_id: str) -> Generation:
-        """The generation's current status (``pending``, ``completed`` or ``failed``) and results."""
+        """The generation's current status (``pending``, ``completed`` or ``failed``) and results.
+
+        Classic and agent (``gen_...``) generations alike: the id says which endpoint to poll.
+        """
         request = protocol.get_generation_request(generation_id)
         return protocol.read_generation(request, self._call(request))
 

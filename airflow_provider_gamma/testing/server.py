@@ -8,10 +8,11 @@ import asyncio
 import hashlib
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from aiohttp import web
 
@@ -27,6 +28,7 @@ from airflow_provider_gamma.testing.state import (
 )
 from airflow_provider_gamma.testing.validation import (
     Validation,
+    validate_agent_generation,
     validate_generation,
     validate_template_generation,
 )
@@ -34,6 +36,7 @@ from airflow_provider_gamma.testing.validation import (
 __all__ = ["EmulatorCore"]
 
 _GENERATION = re.compile(r"^/v1\.0/generations/([^/]+)$")
+_AGENT_GENERATION = re.compile(r"^/v1\.0/agent/generations/([^/]+)$")
 _ARCHIVE = re.compile(r"^/v1\.0/gammas/([^/]+)/archive$")
 _GAMMA = re.compile(r"^/v1\.0/gammas/([^/]+)$")
 _GAMMA_EXPORT = re.compile(r"^/v1\.0/gammas/([^/]+)/export$")
@@ -236,7 +239,11 @@ class EmulatorCore:
         if get and path == "/v1.0/folders":
             return self._list(self.folders, record.query, with_type=False)
         if get and (match := _GENERATION.match(path)):
-            return self._poll(match.group(1))
+            return self._poll(match.group(1), agent=False)
+        if method == "POST" and path == "/v1.0/agent/generations":
+            return self._create_agent_generation(record.json)
+        if get and (match := _AGENT_GENERATION.match(path)):
+            return self._poll(match.group(1), agent=True)
         if get and path == "/v1.0/gammas/search":
             return self._search(record.query)
         if get and (match := _GAMMA.match(path)):
@@ -258,14 +265,14 @@ class EmulatorCore:
         body: Json,
         validation: Validation,
         *,
-        kind: str,
+        kind: Literal["generate", "template", "agent"],
         text: str,
         num_cards: int,
         template_gamma_id: str | None = None,
     ) -> tuple[int, Json]:
         try:
             generation = self.state.create_generation(
-                kind="template" if kind == "template" else "generate",
+                kind=kind,
                 body=body,
                 text=text,
                 fmt=str(body.get("format") or "presentation"),
@@ -319,20 +326,60 @@ class EmulatorCore:
             template_gamma_id=template_id,
         )
 
-    def _poll(self, generation_id: str) -> tuple[int, Json]:
+    def _create_agent_generation(self, body: Any) -> tuple[int, Json]:
+        validation = validate_agent_generation(body, reject_unknown=self.state.config.reject_unknown_fields)
+        if validation.errors:
+            return _error(400, validation.message)
+        num_cards = int(body.get("numCards") or 8)
+        return self._start(body, validation, kind="agent", text=str(body["prompt"]), num_cards=num_cards)
+
+    def _poll(self, generation_id: str, *, agent: bool) -> tuple[int, Json]:
         generation = self.state.get(generation_id)
-        if generation is None:
+        if generation is None or (generation.kind == "agent") != agent:
             return _error(404, f"Generation ID not found. generationId: {generation_id}")
         return 200, self.poll_payload(generation)
 
     def poll_payload(self, generation: GenerationState) -> Json:
-        """The ``GET /v1.0/generations/{id}`` body for a generation (mints a fresh export URL)."""
+        """The status body for a generation (mints a fresh export URL)."""
+        if generation.kind == "agent":
+            return self._agent_payload(generation)
         payload: Json = {"generationId": generation.generation_id, "status": generation.status}
         if generation.status == "pending":
             return payload
         if generation.status == "completed":
             payload["gammaId"] = generation.gamma_id
             payload["gammaUrl"] = generation.gamma_url
+            export_url = self.state.export_url(generation)
+            if export_url is not None:
+                payload["exportUrl"] = export_url
+        else:
+            payload["error"] = dict(generation.error or {})
+        payload["credits"] = {"deducted": generation.credits_deducted or 0, "remaining": self.state.credits}
+        return payload
+
+    def _agent_payload(self, generation: GenerationState) -> Json:
+        """``GET /v1.0/agent/generations/{id}``, as Gamma's docs describe it: the gamma as a ``gamma``
+        object (already on a pending job once the document exists, from half-way here), the agent's
+        ``result.summary``, and ``progress`` while pending. The ``progress`` keys are this emulator's
+        guess: Gamma documents card counts and a percentage without a schema."""
+        payload: Json = {"generationId": generation.generation_id, "status": generation.status}
+        gamma: Json = {"id": generation.gamma_id, "url": generation.gamma_url, "title": generation.title}
+        if generation.status == "pending":
+            left = max(0.0, generation.ready_at - time.monotonic())
+            done = 1.0 - left / generation.duration if generation.duration > 0 else 1.0
+            if done >= 0.5:
+                payload["gamma"] = gamma
+                payload["progress"] = {
+                    "cardsCompleted": int(generation.num_cards * (done - 0.5) * 2),
+                    "totalCards": generation.num_cards,
+                    "percentComplete": round(done * 100),
+                }
+            return payload
+        if generation.status == "completed":
+            payload["gamma"] = gamma
+            payload["result"] = {
+                "summary": f"Built a {generation.num_cards}-card {generation.format} titled {generation.title!r}."
+            }
             export_url = self.state.export_url(generation)
             if export_url is not None:
                 payload["exportUrl"] = export_url

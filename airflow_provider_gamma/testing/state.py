@@ -111,7 +111,8 @@ class GenerationState:
 
     Attributes:
         generation_id: The id returned by the POST.
-        kind: ``"generate"`` (``POST /v1.0/generations``) or ``"template"`` (``from-template``).
+        kind: ``"generate"`` (``POST /v1.0/generations``), ``"template"`` (``from-template``) or
+            ``"agent"`` (``POST /v1.0/agent/generations``, ids ``gen_...``).
         status: ``"pending"``, ``"completed"`` or ``"failed"``.
         input: The ``inputText`` (or the template ``prompt``).
         request: The full JSON body that was posted.
@@ -136,7 +137,7 @@ class GenerationState:
     """
 
     generation_id: str
-    kind: Literal["generate", "template"]
+    kind: Literal["generate", "template", "agent"]
     status: GenerationStatus
     input: str
     request: dict[str, Any]
@@ -159,6 +160,7 @@ class GenerationState:
     completed_at: float | None = None
     exports: set[str] = field(default_factory=set)
     planned_failure: tuple[str, int] | None = None
+    duration: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, used by the control API."""
@@ -268,7 +270,7 @@ class EmulatorState:
     def create_generation(
         self,
         *,
-        kind: Literal["generate", "template"],
+        kind: Literal["generate", "template", "agent"],
         body: dict[str, Any],
         text: str,
         fmt: str,
@@ -296,7 +298,7 @@ class EmulatorState:
             title = body.get("title") or _title_from(text)
             gamma_id = "g_" + _random_id(15)
             generation = GenerationState(
-                generation_id=_random_id(20),
+                generation_id=("gen_" + _random_id(16)) if kind == "agent" else _random_id(20),
                 kind=kind,
                 status="pending",
                 input=text,
@@ -314,6 +316,7 @@ class EmulatorState:
                 warnings=" ".join(warnings) or None,
                 template_gamma_id=template_gamma_id,
                 planned_failure=planned,
+                duration=seconds,
             )
             self._generations[generation.generation_id] = generation
             self._by_gamma[gamma_id] = generation

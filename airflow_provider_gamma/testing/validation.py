@@ -11,6 +11,7 @@ __all__ = [
     "DEFAULT_DIMENSIONS",
     "VALID_DIMENSIONS",
     "Validation",
+    "validate_agent_generation",
     "validate_generation",
     "validate_template_generation",
 ]
@@ -479,3 +480,48 @@ def validate_template_generation(body: Any, *, reject_unknown: bool = True) -> V
         check.string(image_options, "style", "imageOptions.style", max_len=5000)
     check.sharing_options(body)
     return Validation(errors=check.errors, dimensions="fluid")
+
+
+_AGENT_FIELDS: Final = (
+    "prompt",
+    "title",
+    "format",
+    "additionalInstructions",
+    "numCards",
+    "quality",
+    "sourceUrls",
+    "templateId",
+    "disableConnectors",
+    "folderId",
+    "exportAs",
+    "sharingOptions",
+)
+AGENT_FORMATS: Final = ("presentation", "document", "social")
+AGENT_QUALITIES: Final = ("lite", "standard", "max")
+
+
+def validate_agent_generation(body: Any, *, max_cards: int = 100, reject_unknown: bool = True) -> Validation:
+    """Validate a ``POST /v1.0/agent/generations`` (Gamma 5) body. Like Gamma 5, it refuses the
+    classic-only ``themeId``, ``folderIds`` and ``webpage`` rather than ignoring them."""
+    bad = _not_an_object(body)
+    if bad is not None:
+        return bad
+    check = _Checker(reject_unknown)
+    check.unknown(body, _AGENT_FIELDS)
+    check.string(body, "prompt", "prompt", required=True, min_len=1, max_len=MAX_INPUT_CHARS)
+    check.string(body, "title", "title", min_len=1, max_len=500)
+    fmt = check.enum(body, "format", "format", AGENT_FORMATS) or "presentation"
+    check.string(body, "additionalInstructions", "additionalInstructions", max_len=5000)
+    num = body.get("numCards")
+    if num is not None and (isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= max_cards):
+        check.errors.append(f"numCards must be an integer from 1 to {max_cards}")
+    check.enum(body, "quality", "quality", AGENT_QUALITIES)
+    urls = check.string_list(body, "sourceUrls", "sourceUrls", max_items=10)
+    if urls and any(not (isinstance(u, str) and u.startswith(("https://", "http://"))) for u in urls):
+        check.errors.append("each value in sourceUrls must be a URL address")
+    check.string(body, "templateId", "templateId", min_len=1)
+    check.boolean(body, "disableConnectors", "disableConnectors")
+    check.string(body, "folderId", "folderId", min_len=1)
+    check.enum(body, "exportAs", "exportAs", EXPORT_AS)
+    check.sharing_options(body)
+    return Validation(errors=check.errors, dimensions=DEFAULT_DIMENSIONS[fmt])
