@@ -157,7 +157,8 @@ def test_deferred_agent_runs_share_the_one_trigger(gamma_connection) -> None:
     result = op.execute_complete(doubles.context(ti), event)
     assert result["summary"]
     polls = [r.path for r in gamma_connection.requests if r.method == "GET"]
-    assert polls and all(path == f"{AGENT}/{trigger.generation_id}" for path in polls)
+    assert polls
+    assert all(path == f"{AGENT}/{trigger.generation_id}" for path in polls)
 
 
 def test_a_retry_reattaches_to_the_agent_run(gamma_connection) -> None:

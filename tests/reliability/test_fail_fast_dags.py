@@ -93,7 +93,11 @@ CASES = {
         "An error occurred while generating the gamma.",
         1,
     ),
-    "unknown_generation": ("GammaNotFoundError", "HTTP 404: GET /v1.0/agent/generations/gen_does_not_exist", 0),
+    "unknown_generation": (
+        "GammaNotFoundError",
+        "HTTP 404: GET /v1.0/agent/generations/gen_does_not_exist",
+        0,
+    ),
     "post_timeout": ("GammaSubmissionUncertainError", "not sending it again blindly", 1),
 }
 
