@@ -23,7 +23,7 @@ from airflow_provider_gamma.testing import GammaEmulator
 from tests.conftest import BIN, REPO
 
 EXAMPLE_DAGS = REPO / "example_dags"
-EXAMPLE_DAG_IDS = {"weekly_report_deck", "template_deck", "regional_decks", "on_new_deck"}
+EXAMPLE_DAG_IDS = {"weekly_report_deck", "template_deck", "regional_decks", "on_new_deck", "agent_deck"}
 WEEKLY_DECK_ASSET = "gamma_weekly_report_deck"
 
 
@@ -96,6 +96,7 @@ def test_generate_tasks_defer(dagbag_offline: Any) -> None:
         ("weekly_report_deck", "generate_deck"),
         ("template_deck", "generate_from_template"),
         ("regional_decks", "generate_deck"),
+        ("agent_deck", "generate_deck"),
     ):
         task = dagbag_offline.bag.dags[dag_id].get_task(task_id)
         deferrable = task.partial_kwargs["deferrable"] if hasattr(task, "partial_kwargs") else task.deferrable
@@ -135,7 +136,8 @@ class DagTest:
         return [
             request
             for request in self.emulator.requests
-            if request.method == "POST" and request.path.startswith("/v1.0/generations")
+            if request.method == "POST"
+            and request.path.startswith(("/v1.0/generations", "/v1.0/agent/generations"))
         ]
 
 
@@ -145,6 +147,7 @@ RUNS: dict[str, tuple[str, ...]] = {
     "template_deck": ("2026-12-01",),
     "regional_decks": ("2026-11-23",),
     "on_new_deck": ("2026-11-23", "-c", "{uris}"),
+    "agent_deck": ("2026-11-23",),
 }
 
 
@@ -226,6 +229,25 @@ def test_template_deck_runs_and_lands_a_pdf(dag_tests: dict[str, DagTest]) -> No
     assert post.json["gammaId"] == "g_template_monthly"
     assert post.json["exportAs"] == "pdf"
     assert post.json["prompt"].startswith("Monthly update for November 2026.")
+
+
+def test_agent_deck_briefs_the_agent_and_lands_its_pptx(dag_tests: dict[str, DagTest]) -> None:
+    from pptx import Presentation
+
+    run = dag_tests["agent_deck"]
+    output = run.result()
+
+    deck = run.dest / "2026-11-23" / "board-update.pptx"
+    assert len(Presentation(str(deck)).slides) == 6
+    (post,) = run.posts()
+    assert post.path == "/v1.0/agent/generations"
+    assert post.json["sourceUrls"] == ["https://www.ons.gov.uk/businessindustryandtrade/retailindustry"]
+    assert post.json["prompt"].startswith("A short board update on sales in the week of 2026-11-16.")
+    assert "Total revenue £198,547" in post.json["prompt"]
+    assert post.json["title"].startswith("Board update: sales, week of 2026-11-23 [gx")
+    (generation,) = run.emulator.generations.values()
+    assert deck.read_bytes() == run.emulator.export_bytes(generation.generation_id)
+    assert "The agent's summary: Built a 6-card presentation" in output
 
 
 def test_regional_decks_generate_and_land_one_deck_per_region(dag_tests: dict[str, DagTest]) -> None:

@@ -21,6 +21,7 @@ from airflow_provider_gamma._compat import TaskDeferred
 from airflow_provider_gamma.exceptions import GammaError, GammaSubmissionUncertainError
 from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
 from airflow_provider_gamma.operators.gamma import (
+    GammaAgentGenerateOperator,
     GammaGenerateFromTemplateOperator,
     GammaGenerateOperator,
 )
@@ -107,6 +108,31 @@ def test_a_502_after_gamma_started_the_deck_is_settled_by_its_reference(
     assert title.startswith("Weekly figures [gx")
     assert REFERENCE.search(title)
     assert [r.status for r in emu.requests if r.path == SEARCH][-1] == 200
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
+@pytest.mark.parametrize("fault", [{"status": 502}, {"drop": True}], ids=["502", "dropped"])
+def test_an_uncertain_agent_post_is_settled_by_its_reference_too(
+    emu: GammaEmulator, deferrable: bool, fault: dict[str, Any]
+) -> None:
+    emu.add_fault(method="POST", path_prefix="/v1.0/agent/generations", created=True, **fault)
+    op = GammaAgentGenerateOperator(
+        task_id="agent",
+        prompt="Board update: revenue up 4 %",
+        poll_interval=0.2,
+        first_poll_delay=0.2,
+        reconcile_window=3,
+        deferrable=deferrable,
+    )
+
+    result = run_task(op, context())
+
+    [generation] = emu.generations.values()
+    assert generation.kind == "agent"
+    assert result["reconciled"] is True
+    assert result["gammaId"] == generation.gamma_id
+    assert created(emu) == {"Board update: revenue up 4 %": 1}
+    assert emu.post_count("/v1.0/agent/generations") == 1
 
 
 def test_a_post_gamma_never_acted_on_is_sent_again_once_the_window_closes(emu: GammaEmulator) -> None:
