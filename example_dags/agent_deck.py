@@ -76,7 +76,9 @@ def agent_deck() -> None:
             if row["week_start"] == week:
                 revenue[row["region"]] += float(row["revenue_gbp"])
                 orders[row["region"]] += int(row["orders"])
-        lines = [f"- {region}: £{revenue[region]:,.0f} revenue, {orders[region]} orders" for region in revenue]
+        lines = [
+            f"- {region}: £{revenue[region]:,.0f} revenue, {orders[region]} orders" for region in revenue
+        ]
         return (
             f"A short board update on sales in the week of {week}.\n"
             f"Total revenue £{sum(revenue.values()):,.0f} from {sum(orders.values())} orders.\n"
