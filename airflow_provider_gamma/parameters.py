@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -198,7 +199,7 @@ _sharing_options = _object(
         ),
     }
 )
-_folder_ids = _strings(max_items=10)
+_folder_ids = _strings(min_items=1, max_items=1)
 _title = _text(1, 500)
 _export_as = _enum(*EXPORT_FORMATS)
 _image_style = _text(0, 5000)
@@ -213,7 +214,7 @@ GENERATION_FIELDS: dict[str, tuple[str, Check]] = {
     "numCards": ("num_cards", _integer(1, MAX_CARDS, " (60 on Pro, Teams and Business plans)")),
     "cardSplit": ("card_split", _enum(*CARD_SPLITS)),
     "additionalInstructions": ("additional_instructions", _text(0, 5000)),
-    "folderIds": ("folder_ids", _folder_ids),
+    "folderId": ("folder_id", _text()),
     "exportAs": ("export_as", _export_as),
     "textOptions": (
         "text_options",
@@ -260,7 +261,7 @@ TEMPLATE_FIELDS: dict[str, tuple[str, Check]] = {
     "prompt": ("prompt", _text(1, MAX_INPUT_CHARS)),
     "title": ("title", _title),
     "themeId": ("theme_id", _text()),
-    "folderIds": ("folder_ids", _folder_ids),
+    "folderId": ("folder_id", _text()),
     "exportAs": ("export_as", _export_as),
     "imageOptions": ("image_options", _object({"model": _text(), "style": _image_style})),
     "sharingOptions": ("sharing_options", _sharing_options),
@@ -322,6 +323,28 @@ def _deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
+def _single_folder(options: dict[str, Any]) -> None:
+    """Map the deprecated ``folder_ids`` (a one-item list) onto ``folder_id``, in place."""
+    folder_ids = options.pop("folder_ids", None)
+    if folder_ids is None or is_unresolved(folder_ids):
+        return
+    if isinstance(folder_ids, list | tuple) and len(folder_ids) > 1:
+        _fail(
+            "folder_ids",
+            folder_ids,
+            "Gamma now files a gamma in one folder only; pass folder_id='<id>' (folder_ids is deprecated)",
+        )
+    _folder_ids("folder_ids", folder_ids)
+    if options.get("folder_id") not in (None, folder_ids[0]):
+        _fail("folder_ids", folder_ids, f"contradicts folder_id={options['folder_id']!r}; pass folder_id only")
+    warnings.warn(
+        "folder_ids is deprecated: Gamma takes a single folderId now; pass folder_id instead",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    options["folder_id"] = folder_ids[0]
+
+
 def generation_body(
     *,
     input_text: Any,
@@ -335,6 +358,7 @@ def generation_body(
     ``num_cards``, ``text_options`` ...). ``textMode`` is always sent: Gamma's docs require it even
     where its OpenAPI document does not.
     """
+    _single_folder(options)
     _reject_unknown(options, GENERATION_FIELDS)
     values = {"input_text": input_text, "text_mode": text_mode, **options}
     return _build(GENERATION_FIELDS, ("inputText", "textMode"), values, extra_body)
@@ -348,6 +372,7 @@ def template_body(
     **options: Any,
 ) -> dict[str, Any]:
     """The JSON body of ``POST /v1.0/generations/from-template``; see :data:`TEMPLATE_FIELDS`."""
+    _single_folder(options)
     _reject_unknown(options, TEMPLATE_FIELDS)
     values = {"gamma_id": gamma_id, "prompt": prompt, **options}
     return _build(TEMPLATE_FIELDS, ("gammaId", "prompt"), values, extra_body)

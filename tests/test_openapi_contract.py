@@ -64,7 +64,22 @@ def validator(spec: dict[str, Any], schema: dict[str, Any], strict: bool) -> jso
     return jsonschema.Draft7Validator({**_to_json_schema(schema, strict), "components": components})
 
 
-def operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+#: Endpoints and body fields Gamma added after the OpenAPI document in ../shared was published
+#: (gamma-api.md §18: agent generations, gamma lookups and exports, ``title``, ``folderId``). Where the
+#: document has no schema for them they are reported as skipped, not checked against a guess; the
+#: emulator's own validation and tests/test_agent.py cover them.
+NEWER_ENDPOINTS = (
+    ("POST", "/v1.0/agent/generations"),
+    ("GET", "/v1.0/agent/generations/{generationId}"),
+    ("GET", "/v1.0/gammas/search"),
+    ("GET", "/v1.0/gammas/{gammaId}"),
+    ("POST", "/v1.0/gammas/{gammaId}/export"),
+    ("GET", "/v1.0/exports/{exportId}"),
+)
+NEWER_FIELDS = ("title", "folderId")
+
+
+def find_operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any] | None:
     for template, item in spec["paths"].items():
         parts, actual = template.strip("/").split("/"), path.strip("/").split("/")
         same_shape = len(parts) == len(actual) and all(
@@ -72,7 +87,20 @@ def operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
         )
         if same_shape and method.lower() in item:
             return dict(item[method.lower()])
-    raise AssertionError(f"{method} {path} is not in Gamma's OpenAPI document")
+    return None
+
+
+def operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    found = find_operation(spec, method, path)
+    if found is None:
+        raise AssertionError(f"{method} {path} is not in Gamma's OpenAPI document")
+    return found
+
+
+def without_undocumented_newer_fields(spec: dict[str, Any], schema: dict[str, Any], body: Any) -> Any:
+    ref = schema.get("$ref", "")
+    known = spec["components"]["schemas"].get(ref.rsplit("/", 1)[-1], schema).get("properties", {})
+    return {k: v for k, v in body.items() if k in known or k not in NEWER_FIELDS}
 
 
 def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
@@ -86,7 +114,7 @@ def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
         theme_id="theme_1",
         additional_instructions="Catchy",
         export_as="pdf",
-        folder_ids=["folder_1"],
+        folder_id="folder_1",
         text_options={"amount": "detailed", "tone": "warm", "audience": "hikers", "language": "en"},
         image_options={"source": "aiGenerated", "model": "imagen-4-pro", "style": "photo"},
         card_options={
@@ -109,7 +137,7 @@ def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
         "g_template",
         "Adapt",
         theme_id="t",
-        folder_ids=["f"],
+        folder_id="f",
         export_as="png",
         image_options={"style": "clean"},
     )
@@ -119,6 +147,11 @@ def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
     hook.wait_for_generation(failed, poll_interval=0.05, timeout=10)
     hook.list_themes()
     hook.list_folders()
+    agent = hook.create_agent_generation("Board update", format="document", quality="lite", export_as="pdf")
+    hook.wait_for_generation(agent, poll_interval=0.05, timeout=10)
+    hook.search_gammas("hikes")
+    hook.get_gamma(done["gammaId"])
+    hook.wait_for_export(hook.export_gamma(done["gammaId"], "pptx"), poll_interval=0.05, timeout=10)
     hook.archive_gamma(done["gammaId"])
     session = requests.Session()
     session.headers["X-API-KEY"] = emu.api_key
@@ -148,10 +181,13 @@ def test_every_request_body_the_hook_sends_matches_gammas_spec(spec, gamma_conne
     ]
     assert {r.path for r in bodies} >= {"/v1.0/generations", "/v1.0/generations/from-template"}
     for recorded in bodies:
-        schema = operation(spec, "POST", recorded.path)["requestBody"]["content"]["application/json"][
-            "schema"
-        ]
-        errors = [e.message for e in validator(spec, schema, strict=True).iter_errors(recorded.json)]
+        documented = find_operation(spec, "POST", recorded.path)
+        if documented is None:
+            assert any(recorded.path.startswith(p.split("{")[0]) for m, p in NEWER_ENDPOINTS if m == "POST")
+            continue
+        schema = documented["requestBody"]["content"]["application/json"]["schema"]
+        body = without_undocumented_newer_fields(spec, schema, recorded.json)
+        errors = [e.message for e in validator(spec, schema, strict=True).iter_errors(body)]
         assert not errors, f"{recorded.path}: {errors}"
 
 
@@ -160,7 +196,10 @@ def test_every_emulator_answer_matches_gammas_spec(spec, gamma_connection):
     error_schema = {"$ref": "#/components/schemas/ErrorResponse"}
     checked = 0
     for method, path, response in answers:
-        documented = operation(spec, method, path)["responses"].get(str(response.status_code))
+        found = find_operation(spec, method, path)
+        if found is None:  # newer than the document: see test_newer_endpoints_…
+            continue
+        documented = found["responses"].get(str(response.status_code))
         assert documented is not None, f"{method} {path} answered {response.status_code}, not in the spec"
         content = documented.get("content", {}).get("application/json")
         schema = content["schema"] if content else error_schema
@@ -170,3 +209,11 @@ def test_every_emulator_answer_matches_gammas_spec(spec, gamma_connection):
     statuses = {(m, r.status_code) for m, _, r in answers}
     assert {("GET", 200), ("GET", 404), ("POST", 400)} <= statuses
     assert checked >= 8
+
+
+@pytest.mark.parametrize(("method", "path"), NEWER_ENDPOINTS, ids=[f"{m} {p}" for m, p in NEWER_ENDPOINTS])
+def test_newer_endpoints_are_checked_once_gammas_spec_has_them(spec, method: str, path: str) -> None:
+    """Once Gamma publishes a schema for one of these, the two tests above check it (they skip
+    nothing the document describes); until then this says plainly that it is not checked."""
+    if find_operation(spec, method, path) is None:
+        pytest.skip(f"{method} {path}: no schema in Gamma's OpenAPI document {spec['info'].get('version')}")

@@ -23,7 +23,7 @@ def test_full_body_uses_gammas_names_and_keeps_nested_camel_case():
         theme_id="theme_1",
         additional_instructions="Catchy titles",
         export_as="pdf",
-        folder_ids=("f1", "f2"),
+        folder_id="f1",
         text_options={"amount": "detailed", "tone": "inspiring", "audience": "hikers", "language": "en-gb"},
         image_options={"source": "aiGenerated", "model": "imagen-4-pro", "style": "photo"},
         card_options={
@@ -41,7 +41,7 @@ def test_full_body_uses_gammas_names_and_keeps_nested_camel_case():
         },
     )
     assert body["numCards"] == 12
-    assert body["folderIds"] == ["f1", "f2"]
+    assert body["folderId"] == "f1"
     assert body["cardOptions"]["headerFooter"]["bottomRight"] == {"type": "cardNumber"}
     assert list(body) == [
         "inputText",
@@ -51,7 +51,7 @@ def test_full_body_uses_gammas_names_and_keeps_nested_camel_case():
         "numCards",
         "cardSplit",
         "additionalInstructions",
-        "folderIds",
+        "folderId",
         "exportAs",
         "textOptions",
         "imageOptions",
@@ -112,8 +112,10 @@ INVALID = [
     ({"theme_id": ""}, "theme_id", "at least 1"),
     ({"additional_instructions": "x" * 5001}, "additional_instructions", "0 to 5,000"),
     ({"folder_ids": "f1"}, "folder_ids", "list of non-empty strings"),
-    ({"folder_ids": [f"f{i}" for i in range(11)]}, "folder_ids", "at most 10"),
-    ({"folder_ids": ["ok", ""]}, "folder_ids", "non-empty"),
+    ({"folder_ids": ["f1", "f2"]}, "folder_ids", "one folder only; pass folder_id="),
+    ({"folder_ids": [""]}, "folder_ids", "non-empty"),
+    ({"folder_ids": ["f1"], "folder_id": "f2"}, "folder_ids", "contradicts folder_id='f2'"),
+    ({"folder_id": ""}, "folder_id", "at least 1"),
     ({"text_options": {"amount": "huge"}}, "text_options.amount", "brief, medium, detailed, extensive"),
     ({"text_options": {"amout": "brief"}}, "text_options", "did you mean 'amount'"),
     ({"text_options": {"tone": "x" * 501}}, "text_options.tone", "500"),
@@ -181,3 +183,12 @@ def test_template_body():
 def test_template_body_rejects_what_the_template_endpoint_does_not_take(overrides, field):
     with pytest.raises(GammaParameterError, match=field):
         template_body(**{"gamma_id": "g_abc", "prompt": "p", **overrides})
+
+
+def test_a_one_item_folder_ids_is_sent_as_folder_id_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="pass folder_id instead"):
+        body = generation_body(input_text="x", folder_ids=["f1"])
+    assert body["folderId"] == "f1"
+    assert "folderIds" not in body
+    with pytest.warns(DeprecationWarning):
+        assert template_body(gamma_id="g_1", prompt="p", folder_ids=("f2",))["folderId"] == "f2"

@@ -464,7 +464,9 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     :param additional_instructions: free-text steering of layout, style and tone (up to 5,000 chars).
     :param export_as: also export as ``pdf``, ``pptx`` or ``png`` (a zip of one PNG per card); needed
         by :class:`~airflow_provider_gamma.operators.export.GammaExportToObjectStorageOperator`.
-    :param folder_ids: folder ids to file the gamma in (at most 10).
+    :param folder_id: the folder to file the gamma in (from :meth:`GammaHook.list_folders`).
+    :param folder_ids: deprecated: Gamma files a gamma in one folder now. A one-item list is sent
+        as ``folder_id`` (with a ``DeprecationWarning``); more items fail when the DAG is parsed.
     :param text_options: ``{"amount", "tone", "audience", "language"}``.
     :param image_options: ``{"source", "model", "style"}``.
     :param card_options: ``{"dimensions", "headerFooter"}``.
@@ -507,6 +509,7 @@ class GammaGenerateOperator(_GammaGenerationOperator):
         "theme_id",
         "additional_instructions",
         "export_as",
+        "folder_id",
         "folder_ids",
         "text_options",
         "image_options",
@@ -536,6 +539,7 @@ class GammaGenerateOperator(_GammaGenerationOperator):
         theme_id: str | None = None,
         additional_instructions: str | None = None,
         export_as: str | None = None,
+        folder_id: str | None = None,
         folder_ids: list[str] | None = None,
         text_options: dict[str, Any] | None = None,
         image_options: dict[str, Any] | None = None,
@@ -553,6 +557,7 @@ class GammaGenerateOperator(_GammaGenerationOperator):
         self.theme_id = theme_id
         self.additional_instructions = additional_instructions
         self.export_as = export_as
+        self.folder_id = folder_id
         self.folder_ids = folder_ids
         self.text_options = text_options
         self.image_options = image_options
@@ -564,6 +569,7 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     def build_body(self) -> dict[str, Any]:
         return parameters.generation_body(
             **{keyword: getattr(self, keyword) for keyword, _ in parameters.GENERATION_FIELDS.values()},
+            folder_ids=self.folder_ids,
             extra_body=self.extra_body,
         )
 
@@ -576,7 +582,9 @@ class GammaGenerateFromTemplateOperator(_GammaGenerationOperator):
     :param gamma_id: file id of the template gamma (it must contain exactly one page). Templated.
     :param prompt: what to generate: instructions, content, image URLs (1 to 400,000 chars). Templated.
     :param theme_id: a theme to apply instead of the template's.
-    :param folder_ids: folder ids to file the gamma in (at most 10).
+    :param folder_id: the folder to file the gamma in (from :meth:`GammaHook.list_folders`).
+    :param folder_ids: deprecated: Gamma files a gamma in one folder now. A one-item list is sent
+        as ``folder_id`` (with a ``DeprecationWarning``); more items fail when the DAG is parsed.
     :param export_as: also export as ``pdf``, ``pptx`` or ``png``.
     :param image_options: ``{"model", "style"}`` for new AI images.
     :param sharing_options: ``{"workspaceAccess", "externalAccess", "emailOptions"}``.
@@ -590,6 +598,7 @@ class GammaGenerateFromTemplateOperator(_GammaGenerationOperator):
         "prompt",
         "title",
         "theme_id",
+        "folder_id",
         "folder_ids",
         "export_as",
         "image_options",
@@ -611,6 +620,7 @@ class GammaGenerateFromTemplateOperator(_GammaGenerationOperator):
         gamma_id: str,
         prompt: str,
         theme_id: str | None = None,
+        folder_id: str | None = None,
         folder_ids: list[str] | None = None,
         export_as: str | None = None,
         image_options: dict[str, Any] | None = None,
@@ -622,6 +632,7 @@ class GammaGenerateFromTemplateOperator(_GammaGenerationOperator):
         self.gamma_id = gamma_id
         self.prompt = prompt
         self.theme_id = theme_id
+        self.folder_id = folder_id
         self.folder_ids = folder_ids
         self.export_as = export_as
         self.image_options = image_options
@@ -632,6 +643,7 @@ class GammaGenerateFromTemplateOperator(_GammaGenerationOperator):
     def build_body(self) -> dict[str, Any]:
         return parameters.template_body(
             **{keyword: getattr(self, keyword) for keyword, _ in parameters.TEMPLATE_FIELDS.values()},
+            folder_ids=self.folder_ids,
             extra_body=self.extra_body,
         )
 

@@ -312,7 +312,7 @@ class _Checker:
             self.enum(email, "access", "sharingOptions.emailOptions.access", EMAIL_ACCESS)
 
     def folder_ids(self, body: dict[str, Any]) -> None:
-        self.string_list(body, "folderIds", "folderIds", max_items=10)
+        self.string_list(body, "folderIds", "folderIds", max_items=1)
         self.string(body, "folderId", "folderId", min_len=1)
 
     def header_footer(self, hf: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from airflow_provider_gamma._compat import AirflowFailException
 HEADER = """\
 from airflow.sdk import DAG
 from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator as Export
+from airflow_provider_gamma.operators.gamma import GammaAgentGenerateOperator as Agent
 from airflow_provider_gamma.operators.gamma import GammaGenerateFromTemplateOperator as Template
 from airflow_provider_gamma.operators.gamma import GammaGenerateOperator as Generate
 from airflow_provider_gamma.protocol import RetryPolicy
@@ -31,6 +32,7 @@ G = 'Generate(task_id="t", input_text="Weekly numbers", {})'
 T = 'Template(task_id="t", gamma_id="g_tpl", prompt="Adapt it", {})'
 E = 'Export(task_id="t", generation_id="gen_1", dest="/tmp/deck.pdf", {})'
 S = 'Sensor(task_id="t", generation_id="gen_1", {})'
+A = 'Agent(task_id="t", prompt="Board update", {})'
 
 # case id: (call, the argument named, what the message says is allowed)
 CASES: dict[str, tuple[str, str, str]] = {
@@ -69,7 +71,11 @@ CASES: dict[str, tuple[str, str, str]] = {
         "sharing_options.externalAccess",
         "noAccess, view",
     ),
-    "folder_ids_too_many": (G.format("folder_ids=[f'f{i}' for i in range(11)]"), "folder_ids", "at most 10"),
+    "folder_ids_too_many": (
+        G.format("folder_ids=['f1', 'f2']"),
+        "folder_ids",
+        "one folder only; pass folder_id=",
+    ),
     "additional_instructions_too_long": (
         G.format('additional_instructions="x" * 5001'),
         "additional_instructions",
@@ -157,6 +163,26 @@ CASES: dict[str, tuple[str, str, str]] = {
         "max_attempts",
         "1 to 100",
     ),
+    "agent_format_webpage": (A.format('format="webpage"'), "format", "presentation, document, social"),
+    "agent_quality_wrong_enum": (A.format('quality="high"'), "quality", "lite, standard, max"),
+    "agent_num_cards_too_many": (A.format("num_cards=101"), "num_cards", "1 to 100"),
+    "agent_source_urls_too_many": (
+        A.format('source_urls=[f"https://example.com/{i}" for i in range(11)]'),
+        "source_urls",
+        "at most 10",
+    ),
+    "agent_source_urls_not_http": (
+        A.format('source_urls=["file:///etc/passwd"]'),
+        "source_urls",
+        "http(s) URL",
+    ),
+    "agent_disable_connectors_string": (
+        A.format('disable_connectors="False"'),
+        "disable_connectors",
+        "true or false",
+    ),
+    "agent_timeout_inf": (A.format('timeout=float("inf")'), "timeout", "positive number of seconds"),
+    "agent_prompt_empty": ('Agent(task_id="t", prompt=" ")', "prompt", "1 to 400,000 characters"),
     "sensor_generation_id_empty": (
         'Sensor(task_id="t", generation_id="")',
         "generation_id",
