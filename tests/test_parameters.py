@@ -190,5 +190,5 @@ def test_a_one_item_folder_ids_is_sent_as_folder_id_with_a_deprecation_warning()
         body = generation_body(input_text="x", folder_ids=["f1"])
     assert body["folderId"] == "f1"
     assert "folderIds" not in body
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="folder_ids is deprecated"):
         assert template_body(gamma_id="g_1", prompt="p", folder_ids=("f2",))["folderId"] == "f2"
