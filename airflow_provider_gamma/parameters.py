@@ -336,7 +336,9 @@ def _single_folder(options: dict[str, Any]) -> None:
         )
     _folder_ids("folder_ids", folder_ids)
     if options.get("folder_id") not in (None, folder_ids[0]):
-        _fail("folder_ids", folder_ids, f"contradicts folder_id={options['folder_id']!r}; pass folder_id only")
+        _fail(
+            "folder_ids", folder_ids, f"contradicts folder_id={options['folder_id']!r}; pass folder_id only"
+        )
     warnings.warn(
         "folder_ids is deprecated: Gamma takes a single folderId now; pass folder_id instead",
         DeprecationWarning,
