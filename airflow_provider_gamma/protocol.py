@@ -555,6 +555,13 @@ def failure_reason(generation: Generation) -> str:
     return generation.get("error", {}).get("message", "no reason given")
 
 
+def export_failure_reason(export: Export) -> str:
+    """Gamma's reason for a failed export (its ``error`` in any shape, and a ``reason`` code if any)."""
+    message = _error_body(export.get("error"))["message"]
+    reason = cast(dict[str, Any], export).get("reason")
+    return f"{message} ({reason})" if isinstance(reason, str) and reason else message
+
+
 def read_page(request: ApiRequest, payload: Any) -> Page:
     page = _require(payload, ("data", "hasMore"), request)
     if not isinstance(page["data"], list):

@@ -574,6 +574,11 @@ class GammaHook(BaseHook):
         request = protocol.get_export_request(export_id)
         return protocol.read_export(request, self._call(request))
 
+    async def aget_export(self, export_id: str) -> Export:
+        """:meth:`get_export` for the event loop (uses the shared async session)."""
+        request = protocol.get_export_request(export_id)
+        return protocol.read_export(request, await self._acall(request))
+
     def wait_for_export(
         self, export_id: str, *, poll_interval: float = 2.0, timeout: float = 600.0
     ) -> Export:
@@ -585,7 +590,9 @@ class GammaHook(BaseHook):
             if export["status"] == "completed" and export.get("exportUrl"):
                 return export
             if export["status"] == "failed":
-                raise GammaExportError(f"Gamma export {export_id} failed: {export.get('error')!r}")
+                raise GammaExportError(
+                    f"Gamma export {export_id} failed: {protocol.export_failure_reason(export)}"
+                )
             if time.monotonic() >= end:
                 raise GammaExportError(f"Gamma export {export_id} was still pending after {timeout:.0f} s")
             time.sleep(min(poll_interval, max(0.0, end - time.monotonic())))

@@ -1,5 +1,6 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
-"""GammaGenerationTrigger: watches one Gamma generation from the triggerer, without blocking it."""
+"""Triggers that watch one Gamma job (a generation, or an export of a gamma) from the triggerer,
+without blocking it. One polling loop serves both; each kind only says how to read its job."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Literal, TypedDict
+from typing import Any, ClassVar, Literal, TypedDict
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -20,7 +21,7 @@ from airflow_provider_gamma.exceptions import (
     GammaRateLimitError,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
-from airflow_provider_gamma.protocol import Generation, RetryPolicy
+from airflow_provider_gamma.protocol import ApiRequest, Export, Generation, RetryPolicy
 
 EventStatus = Literal["success", "failed", "timeout", "error"]
 #: Latest accepted ``end_time``: the year 9999, past which datetimes overflow.
@@ -37,8 +38,174 @@ class GenerationEvent(TypedDict):
     generation: Generation | None
 
 
-class GammaGenerationTrigger(BaseTrigger):
-    """Poll ``GET /v1.0/generations/{id}`` until the generation ends, then yield exactly one event.
+class ExportEvent(TypedDict):
+    """Payload of the one event :class:`GammaExportTrigger` yields."""
+
+    status: EventStatus
+    export_id: str
+    message: str
+    export: Export | None
+
+
+class _GammaJobTrigger(BaseTrigger):
+    """The polling loop of one Gamma job, shared by every kind of job: an answered poll waits
+    ``poll_interval`` (+0-20 %), a failed one the retry policy's backoff or ``Retry-After``, a 401
+    re-reads the connection once, and the deadline is absolute. Subclasses say what the job is."""
+
+    #: The job id's kwarg and payload key, and the payload key of the job's last answer.
+    _id_name: ClassVar[str]
+    _job_name: ClassVar[str]
+    #: How messages name the job: "Gamma generation <id> completed".
+    _what: ClassVar[str]
+
+    def __init__(
+        self,
+        job_id: str,
+        gamma_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 5.0,
+        end_time: float | None = None,
+        max_consecutive_errors: int = 10,
+        first_poll_delay: float = 0.0,
+    ) -> None:
+        super().__init__()
+        # Re-created from kwargs in the triggerer, so checked here too: NaN would poll in a tight loop.
+        if not isinstance(job_id, str) or not job_id.strip():
+            raise GammaParameterError(f"Invalid Gamma parameter {self._id_name}={job_id!r}: must be an id")
+        self.job_id = job_id
+        self.gamma_conn_id = gamma_conn_id
+        self.poll_interval = parameters.seconds(
+            poll_interval, "poll_interval", maximum=parameters.MAX_POLL_INTERVAL
+        )
+        if end_time is not None and parameters.seconds_problem(end_time, maximum=MAX_END_TIME):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter end_time={end_time!r}: must be epoch seconds or None"
+            )
+        self.end_time = float(end_time) if end_time is not None else None
+        errors = max_consecutive_errors
+        if isinstance(errors, bool) or not isinstance(errors, int) or not 0 <= errors <= 1000:
+            raise GammaParameterError(
+                f"Invalid Gamma parameter max_consecutive_errors={errors!r}: must be a whole number "
+                "from 0 to 1000"
+            )
+        self.max_consecutive_errors = errors
+        self.first_poll_delay = parameters.seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                self._id_name: self.job_id,
+                "gamma_conn_id": self.gamma_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "max_consecutive_errors": self.max_consecutive_errors,
+                "first_poll_delay": self.first_poll_delay,
+            },
+        )
+
+    # --- what each kind of job says ---------------------------------------------------------------
+
+    def _request(self) -> ApiRequest:
+        """The poll request, for the retry policy's view of it."""
+        raise NotImplementedError
+
+    async def _read(self, hook: GammaHook) -> Any:
+        """One poll of the job."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _failure(job: Any) -> str:
+        raise NotImplementedError
+
+    def _event(self, status: EventStatus, message: str, job: Any = None) -> TriggerEvent:
+        return TriggerEvent(
+            {"status": status, self._id_name: self.job_id, "message": message, self._job_name: job}
+        )
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    def _seconds_left(self) -> float:
+        return float("inf") if self.end_time is None else self.end_time - time.time()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
+        try:
+            try:
+                event = await self._watch(hook, self.first_poll_delay, None)
+            except _KeyRefused as refused:
+                # The key may have been rotated since it was read: read the connection once more and
+                # carry on where the watch stopped (the same key again is not worth another poll).
+                self.log.warning(
+                    "Gamma refused the API key of connection %r; reading the connection again",
+                    self.gamma_conn_id,
+                )
+                if (await hook.aget_settings(refresh=True)).api_key == refused.api_key:
+                    raise
+                event = await self._watch(hook, 0.0, refused.job)
+        except _KeyRefused as refused:
+            event = self._event("error", str(refused.error), refused.job)
+        except GammaError as error:  # the connection itself is unusable (no key, bad URL)
+            event = self._event("error", str(error))
+        yield event
+
+    async def _watch(self, hook: GammaHook, delay: float, job: Any) -> TriggerEvent:
+        """Poll until the job ends; raises :class:`_KeyRefused` on a 401."""
+        async with hook.async_session():
+            return await self._poll(hook, delay, job)
+
+    async def _poll(self, hook: GammaHook, delay: float, job: Any) -> TriggerEvent:
+        policy = RetryPolicy()
+        request = self._request()
+        errors_in_a_row = 0
+        while True:
+            await asyncio.sleep(max(0.0, min(delay, self._seconds_left())))
+            try:
+                # Bounded by the deadline: a poll held back by the key's shared rate budget (another
+                # trigger's 429) must not make this one miss its own deadline.
+                polled = await asyncio.wait_for(
+                    self._read(hook),
+                    None if self.end_time is None else max(1.0, self._seconds_left()),
+                )
+            except TimeoutError:
+                pass
+            except GammaError as error:
+                if isinstance(error, GammaAuthenticationError):
+                    raise _KeyRefused(error, hook.settings.api_key, job) from error
+                if not protocol.is_transient(error):
+                    return self._event("error", str(error), job)
+                if not isinstance(error, GammaRateLimitError):
+                    errors_in_a_row += 1
+                if errors_in_a_row > self.max_consecutive_errors:
+                    return self._event(
+                        "error", f"gave up after {errors_in_a_row} failed polls in a row: {error}", job
+                    )
+                delay = policy.delay(request, 1 + errors_in_a_row, error) or policy.max_backoff
+                self.log.warning(
+                    "Polling %s %s: %s; next poll in %.1f s", self._what, self.job_id, error, delay
+                )
+            else:
+                job, errors_in_a_row = polled, 0
+                if job["status"] == "completed":
+                    return self._event("success", f"Gamma {self._what} {self.job_id} completed", job)
+                if job["status"] == "failed":
+                    reason = self._failure(job)
+                    return self._event("failed", f"Gamma {self._what} {self.job_id} failed: {reason}", job)
+                # Up to +20 % keeps thousands of triggers started together from polling in lockstep;
+                # never shorter than the interval, so a generation of d seconds costs at most
+                # ceil(d / interval) + 1 polls.
+                delay = protocol.poll_delay(self.poll_interval, hook.shared_rate_limit) * random.uniform(
+                    1.0, 1.2
+                )
+            if self._seconds_left() <= 0:
+                status = job["status"] if job else "unknown"
+                return self._event(
+                    "timeout", f"Gamma {self._what} {self.job_id} was still {status} at the deadline", job
+                )
+
+
+class GammaGenerationTrigger(_GammaJobTrigger):
+    """Poll a generation (``GET /v1.0/generations/{id}``, or ``/v1.0/agent/generations/{id}`` for the
+    ``gen_...`` id of an agent run) until it ends, then yield exactly one event.
 
     It never starts a generation, so the triggerer may re-create it from :meth:`serialize` at any time
     (restart, HA move) and it simply carries on polling the same generation. Its kwargs are plain JSON
@@ -63,6 +230,8 @@ class GammaGenerationTrigger(BaseTrigger):
     :param first_poll_delay: seconds to wait before the first poll (no generation completes at once).
     """
 
+    _id_name, _job_name, _what = "generation_id", "generation", "generation"
+
     def __init__(
         self,
         generation_id: str,
@@ -72,39 +241,23 @@ class GammaGenerationTrigger(BaseTrigger):
         max_consecutive_errors: int = 10,
         first_poll_delay: float = 0.0,
     ) -> None:
-        super().__init__()
-        # Re-created from kwargs in the triggerer, so checked here too: NaN would poll in a tight loop.
-        self.generation_id = generation_id
-        self.gamma_conn_id = gamma_conn_id
-        self.poll_interval = parameters.seconds(
-            poll_interval, "poll_interval", maximum=parameters.MAX_POLL_INTERVAL
+        super().__init__(
+            generation_id, gamma_conn_id, poll_interval, end_time, max_consecutive_errors, first_poll_delay
         )
-        if end_time is not None and parameters.seconds_problem(end_time, maximum=MAX_END_TIME):
-            raise GammaParameterError(
-                f"Invalid Gamma parameter end_time={end_time!r}: must be epoch seconds or None"
-            )
-        self.end_time = float(end_time) if end_time is not None else None
-        errors = max_consecutive_errors
-        if isinstance(errors, bool) or not isinstance(errors, int) or not 0 <= errors <= 1000:
-            raise GammaParameterError(
-                f"Invalid Gamma parameter max_consecutive_errors={errors!r}: must be a whole number "
-                "from 0 to 1000"
-            )
-        self.max_consecutive_errors = errors
-        self.first_poll_delay = parameters.seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "generation_id": self.generation_id,
-                "gamma_conn_id": self.gamma_conn_id,
-                "poll_interval": self.poll_interval,
-                "end_time": self.end_time,
-                "max_consecutive_errors": self.max_consecutive_errors,
-                "first_poll_delay": self.first_poll_delay,
-            },
-        )
+    @property
+    def generation_id(self) -> str:
+        return self.job_id
+
+    def _request(self) -> ApiRequest:
+        return protocol.get_generation_request(self.job_id)
+
+    async def _read(self, hook: GammaHook) -> Generation:
+        return await hook.aget_generation(self.job_id)
+
+    @staticmethod
+    def _failure(job: Any) -> str:
+        return protocol.failure_reason(job)
 
     async def on_kill(self) -> None:
         """Called by Airflow >= 3.3 when a user marks the deferred task failed or success, or clears it.
@@ -115,112 +268,56 @@ class GammaGenerationTrigger(BaseTrigger):
         self.log.warning(
             "Task killed while watching Gamma generation %s; Gamma cannot cancel a generation, so it "
             "keeps running and is billed. Pick it up with GammaGenerationSensor(generation_id=%r).",
-            self.generation_id,
-            self.generation_id,
+            self.job_id,
+            self.job_id,
         )
 
-    def _event(self, status: EventStatus, message: str, generation: Generation | None = None) -> TriggerEvent:
-        payload: GenerationEvent = {
-            "status": status,
-            "generation_id": self.generation_id,
-            "message": message,
-            "generation": generation,
-        }
-        return TriggerEvent(dict(payload))
 
-    def _seconds_left(self) -> float:
-        return float("inf") if self.end_time is None else self.end_time - time.time()
+class GammaExportTrigger(_GammaJobTrigger):
+    """Poll an export of a gamma (``GET /v1.0/exports/{id}``) until it ends, then yield one event:
+    ``status`` as for :class:`GammaGenerationTrigger`, with ``export_id``, a ``message`` and the last
+    ``export`` seen (``exportUrl`` once completed). Exports bill nothing, so a restarted trigger, or a
+    retry that requests a new export, costs no credits.
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
-        try:
-            try:
-                event = await self._watch(hook, self.first_poll_delay, None)
-            except _KeyRefused as refused:
-                # The key may have been rotated since it was read: read the connection once more and
-                # carry on where the watch stopped (the same key again is not worth another poll).
-                self.log.warning(
-                    "Gamma refused the API key of connection %r; reading the connection again",
-                    self.gamma_conn_id,
-                )
-                if (await hook.aget_settings(refresh=True)).api_key == refused.api_key:
-                    raise
-                event = await self._watch(hook, 0.0, refused.generation)
-        except _KeyRefused as refused:
-            event = self._event("error", str(refused.error), refused.generation)
-        except GammaError as error:  # the connection itself is unusable (no key, bad URL)
-            event = self._event("error", str(error))
-        yield event
+    :param export_id: the export to watch (from ``POST /v1.0/gammas/{id}/export``).
 
-    async def _watch(self, hook: GammaHook, delay: float, generation: Generation | None) -> TriggerEvent:
-        """Poll until the generation ends; raises :class:`_KeyRefused` on a 401."""
-        async with hook.async_session():
-            return await self._poll(hook, delay, generation)
+    The other parameters are :class:`GammaGenerationTrigger`'s.
+    """
 
-    async def _poll(self, hook: GammaHook, delay: float, generation: Generation | None) -> TriggerEvent:
-        policy = RetryPolicy()
-        request = protocol.get_generation_request(self.generation_id)
-        errors_in_a_row = 0
-        while True:
-            await asyncio.sleep(max(0.0, min(delay, self._seconds_left())))
-            try:
-                # Bounded by the deadline: a poll held back by the key's shared rate budget (another
-                # trigger's 429) must not make this one miss its own deadline.
-                polled = await asyncio.wait_for(
-                    hook.aget_generation(self.generation_id),
-                    None if self.end_time is None else max(1.0, self._seconds_left()),
-                )
-            except TimeoutError:
-                pass
-            except GammaError as error:
-                if isinstance(error, GammaAuthenticationError):
-                    raise _KeyRefused(error, hook.settings.api_key, generation) from error
-                if not protocol.is_transient(error):
-                    return self._event("error", str(error), generation)
-                if not isinstance(error, GammaRateLimitError):
-                    errors_in_a_row += 1
-                if errors_in_a_row > self.max_consecutive_errors:
-                    return self._event(
-                        "error", f"gave up after {errors_in_a_row} failed polls in a row: {error}", generation
-                    )
-                delay = policy.delay(request, 1 + errors_in_a_row, error) or policy.max_backoff
-                self.log.warning(
-                    "Polling generation %s: %s; next poll in %.1f s", self.generation_id, error, delay
-                )
-            else:
-                generation, errors_in_a_row = polled, 0
-                if generation["status"] == "completed":
-                    return self._event(
-                        "success", f"Gamma generation {self.generation_id} completed", generation
-                    )
-                if generation["status"] == "failed":
-                    reason = protocol.failure_reason(generation)
-                    return self._event(
-                        "failed", f"Gamma generation {self.generation_id} failed: {reason}", generation
-                    )
-                # Up to +20 % keeps thousands of triggers started together from polling in lockstep;
-                # never shorter than the interval, so a generation of d seconds costs at most
-                # ceil(d / interval) + 1 polls.
-                delay = protocol.poll_delay(self.poll_interval, hook.shared_rate_limit) * random.uniform(
-                    1.0, 1.2
-                )
-            if self._seconds_left() <= 0:
-                status = generation["status"] if generation else "unknown"
-                return self._event(
-                    "timeout",
-                    f"Gamma generation {self.generation_id} was still {status} at the deadline",
-                    generation,
-                )
+    _id_name, _job_name, _what = "export_id", "export", "export"
+
+    def __init__(
+        self,
+        export_id: str,
+        gamma_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 2.0,
+        end_time: float | None = None,
+        max_consecutive_errors: int = 10,
+        first_poll_delay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            export_id, gamma_conn_id, poll_interval, end_time, max_consecutive_errors, first_poll_delay
+        )
+
+    def _request(self) -> ApiRequest:
+        return protocol.get_export_request(self.job_id)
+
+    async def _read(self, hook: GammaHook) -> Export:
+        return await hook.aget_export(self.job_id)
+
+    @staticmethod
+    def _failure(job: Any) -> str:
+        return protocol.export_failure_reason(job)
 
 
 class _KeyRefused(Exception):
     """Gamma answered 401 to the key ``api_key`` while watching (internal to the trigger)."""
 
-    def __init__(self, error: GammaAuthenticationError, api_key: str, generation: Generation | None) -> None:
+    def __init__(self, error: GammaAuthenticationError, api_key: str, job: Any) -> None:
         super().__init__(str(error))
         self.error = error
         self.api_key = api_key
-        self.generation = generation
+        self.job = job
 
     def __repr__(self) -> str:  # never show the key
         return f"_KeyRefused({self.error!r})"
