@@ -665,3 +665,72 @@ def test_an_existing_gamma_is_exported_anew_by_its_id(
 def test_bad_new_export_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(GammaParameterError, match=message):
         export_op(dest="/tmp/deck.pdf", **kwargs)
+
+
+def test_a_deferrable_new_export_waits_in_the_triggerer_then_lands(
+    gamma_connection: GammaEmulator, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from airflow_provider_gamma._compat import TaskDeferred
+    from airflow_provider_gamma.triggers.gamma import GammaExportTrigger
+
+    template = generation(gamma_connection, export_as=None)
+    op = export_op(
+        gamma_id=template["gammaId"], export_as="pptx", dest=f"{tmp_path}/deck.pptx", deferrable=True
+    )
+    op.poll_interval = 0.05
+    with pytest.raises(TaskDeferred) as caught:
+        run(op)
+    trigger = caught.value.trigger
+    assert isinstance(trigger, GammaExportTrigger)
+    assert not (tmp_path / "deck.pptx").exists()
+    assert gamma_connection.api_key not in json.dumps(trigger.serialize()[1])
+
+    async def first_event() -> Any:
+        async for event in trigger.run():
+            return event.payload
+
+    event = asyncio.run(first_event())
+    assert event["status"] == "success"
+    assert event["export_id"] == trigger.job_id
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    [landed] = op.execute_complete({"outlet_events": OutletEventAccessors()}, event)  # type: ignore[arg-type]
+
+    assert (tmp_path / "deck.pptx").read_bytes() == gamma_connection.export_bytes(
+        template["generationId"], "pptx"
+    )
+    assert landed["uri"].endswith("deck.pptx")
+    polls = [r.path for r in gamma_connection.requests if r.path.startswith("/v1.0/exports/")]
+    assert polls
+    assert all(path == f"/v1.0/exports/{trigger.job_id}" for path in polls)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {
+            "status": "failed",
+            "export_id": "e1",
+            "message": "Gamma export e1 failed: deck_too_large",
+            "export": {},
+        },
+        {"status": "timeout", "export_id": "e1", "message": "still pending at the deadline", "export": None},
+        {"status": "success", "export_id": "e1", "message": "ok", "export": {"status": "completed"}},
+    ],
+)
+def test_an_export_that_did_not_finish_lands_nothing(event: dict[str, Any], tmp_path: Path) -> None:
+    op = export_op(gamma_id="g_1", export_as="pdf", dest=f"{tmp_path}/deck.pdf", deferrable=True)
+    with pytest.raises(GammaExportError, match="nothing was landed"):
+        op.execute_complete({"outlet_events": {}}, event)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_export_trigger_reports_gammas_failure_reason() -> None:
+    from airflow_provider_gamma import protocol
+
+    failed: Any = {"exportId": "e1", "status": "failed", "error": None, "reason": "render_timeout"}
+    assert protocol.export_failure_reason(failed) == "no reason given (render_timeout)"
+    failed = {"exportId": "e1", "status": "failed", "error": {"message": "Deck too large"}}
+    assert protocol.export_failure_reason(failed) == "Deck too large"

@@ -10,22 +10,23 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
-from airflow_provider_gamma import landing
-from airflow_provider_gamma._compat import AirflowFailException
+from airflow_provider_gamma import landing, parameters
+from airflow_provider_gamma._compat import AirflowFailException, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import GammaError, GammaExportError, GammaParameterError
 from airflow_provider_gamma.hooks.gamma import ExportDownload, GammaHook
 from airflow_provider_gamma.landing import LandedObject, StagedObject, UnpackLimits
 from airflow_provider_gamma.operators.gamma import generation_failure
 from airflow_provider_gamma.parameters import EXPORT_FORMATS, is_unresolved
-from airflow_provider_gamma.protocol import ApiRequest, Generation, RetryPolicy
+from airflow_provider_gamma.protocol import ApiRequest, Export, Generation, RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -104,8 +105,12 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         ``export_as``. Templated.
     :param export_as: ``pdf``, ``pptx`` or ``png``: request a new export of the gamma in this format
         (``POST /v1.0/gammas/{id}/export``) and land that, e.g. a PDF next to the PPTX the generation
-        was started with. Without it, the generation's own export is landed. The export is waited for
-        in the worker (exports take seconds). Templated.
+        was started with. Without it, the generation's own export is landed. Templated.
+    :param deferrable: wait for a new export (``gamma_id`` or ``export_as``) in the triggerer instead
+        of a worker slot; the download itself always runs in the worker. Default: ``[operators]
+        default_deferrable``.
+    :param poll_interval: seconds between polls of a new export (default 2).
+    :param export_timeout: how long to wait for a new export (seconds or timedelta; default 10 min).
     """
 
     template_fields: Sequence[str] = (
@@ -132,9 +137,21 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         download_retry_policy: RetryPolicy | None = None,
         gamma_id: str | None = None,
         export_as: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | timedelta = 2.0,
+        export_timeout: float | timedelta = timedelta(minutes=10),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(deferrable, bool):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter deferrable={deferrable!r}: must be True or False"
+            )
+        self.deferrable = deferrable
+        self.poll_interval = parameters.seconds(
+            poll_interval, "poll_interval", maximum=parameters.MAX_POLL_INTERVAL
+        )
+        self.export_timeout = parameters.seconds(export_timeout, "export_timeout")
         if (generation_id is None) == (gamma_id is None):
             raise GammaParameterError(
                 f"Invalid Gamma parameters generation_id={generation_id!r}, gamma_id={gamma_id!r}: give "
@@ -193,6 +210,23 @@ class GammaExportToObjectStorageOperator(BaseOperator):
     # --- execute ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> list[LandedObject]:
+        return self._land(context, None)
+
+    def execute_complete(
+        self, context: Context, event: Mapping[str, Any] | None = None
+    ) -> list[LandedObject]:
+        """Resume once the triggerer saw the new export end: land it (or fail with Gamma's reason)."""
+        from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES
+
+        if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
+            raise GammaError(f"Unexpected event from GammaExportTrigger: {event!r}")
+        export = event.get("export")
+        if event["status"] != "success" or not isinstance(export, Mapping) or not export.get("exportUrl"):
+            raise GammaExportError(f"{event.get('message')}; nothing was landed")
+        return self._land(context, cast(Export, export))
+
+    def _land(self, context: Context, export: Export | None) -> list[LandedObject]:
+        """Land the deck; ``export``: a finished export of the gamma, when the triggerer waited for it."""
         deck = self._deck = self._source()
         landing.validate_dest(self.dest, "dest")
         dest = landing.to_path(self.dest, self.dest_conn_id)
@@ -201,7 +235,11 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         if not folder and self.if_exists != "overwrite" and dest.exists():
             landed = self._existing([dest])
         else:
-            generation = self._completed_generation(deck)
+            generation = (
+                self._completed_generation(deck, may_defer=True)
+                if export is None
+                else self._as_generation(deck, export)
+            )
             try:
                 if self.unpack_png:
                     landed = self._land_cards(generation, dest)
@@ -250,15 +288,15 @@ class GammaExportToObjectStorageOperator(BaseOperator):
             return self.dest.endswith("/")
         return bool(dest.is_dir())
 
-    def _completed_generation(self, deck: _Deck) -> Generation:
+    def _completed_generation(self, deck: _Deck, *, may_defer: bool = False) -> Generation:
         if deck.generation_id is None:
-            return self._exported_gamma(deck)
+            return self._exported_gamma(deck, may_defer=may_defer)
         generation_id = deck.generation_id
         if deck.fresh:
             if deck.gamma_id is None:  # the gamma of the generation, in another format
                 gamma_id = _finished(self.hook.get_generation(generation_id)).get("gammaId", "")
                 deck = self._deck = _Deck(generation_id, gamma_id, deck.export_as, fresh=True)
-            return cast(Generation, {**self._exported_gamma(deck), "generationId": generation_id})
+            return self._exported_gamma(deck, may_defer=may_defer)
         generation = _finished(self.hook.get_generation(generation_id))
         if not generation.get("exportUrl"):
             raise GammaExportNotRequestedError(
@@ -267,12 +305,40 @@ class GammaExportToObjectStorageOperator(BaseOperator):
             )
         return generation
 
-    def _exported_gamma(self, deck: _Deck) -> Generation:
-        """A fresh export of an existing gamma, shaped like a completed generation with ``exportUrl``."""
+    def _exported_gamma(self, deck: _Deck, *, may_defer: bool = False) -> Generation:
+        """A fresh export of an existing gamma, shaped like a completed generation with ``exportUrl``.
+
+        Exports bill nothing, so a retry or a refresh simply asks for another one.
+        """
         assert deck.gamma_id is not None
         assert deck.export_as is not None
-        export = self.hook.wait_for_export(self.hook.export_gamma(deck.gamma_id, deck.export_as))
-        result = {"generationId": None, "status": "completed", "gammaId": deck.gamma_id, **export}
+        export_id = self.hook.export_gamma(deck.gamma_id, deck.export_as)
+        if may_defer and self.deferrable:
+            export = self.hook.get_export(export_id)
+            if export["status"] == "pending":
+                from airflow_provider_gamma.triggers.gamma import GammaExportTrigger
+
+                self.defer(
+                    trigger=GammaExportTrigger(
+                        export_id,
+                        self.gamma_conn_id,
+                        poll_interval=self.poll_interval,
+                        end_time=time.time() + self.export_timeout,
+                        first_poll_delay=self.poll_interval,
+                    ),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=self.export_timeout + 120),
+                )
+        export = self.hook.wait_for_export(
+            export_id, poll_interval=self.poll_interval, timeout=self.export_timeout
+        )
+        return self._as_generation(deck, export)
+
+    def _as_generation(self, deck: _Deck, export: Export) -> Generation:
+        gamma_id = export.get("gammaId") or deck.gamma_id
+        if gamma_id and gamma_id != deck.gamma_id:  # Gamma answers with the canonical file id
+            self._deck = replace(deck, gamma_id=gamma_id)
+        result = {**export, "generationId": deck.generation_id, "status": "completed", "gammaId": gamma_id}
         return cast(Generation, result)
 
     def _existing(self, paths: list[ObjectStoragePath]) -> list[LandedObject]:

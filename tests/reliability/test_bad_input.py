@@ -183,6 +183,9 @@ CASES: dict[str, tuple[str, str, str]] = {
     ),
     "agent_timeout_inf": (A.format('timeout=float("inf")'), "timeout", "positive number of seconds"),
     "agent_prompt_empty": ('Agent(task_id="t", prompt=" ")', "prompt", "1 to 400,000 characters"),
+    "export_poll_interval_nan": (E.format('poll_interval=float("nan")'), "poll_interval", "positive number"),
+    "export_timeout_absurd": (E.format("export_timeout=1e15"), "export_timeout", "positive number"),
+    "export_deferrable_string": (E.format('deferrable="True"'), "deferrable", "True or False"),
     "sensor_generation_id_empty": (
         'Sensor(task_id="t", generation_id="")',
         "generation_id",
