@@ -46,6 +46,7 @@ MAX_INPUT_CHARS = 400_000
 #: Paid plans' ceiling for an agent deck (Free stops at 10).
 MAX_AGENT_CARDS = 100
 MAX_SOURCE_URLS = 10
+MAX_PAGES = 50
 #: Ultra's ceiling; Pro, Teams and Business stop at 60 and Gamma answers 400 above the plan's limit.
 MAX_CARDS = 75
 
@@ -155,14 +156,21 @@ def _urls(max_items: int) -> Check:
     return check
 
 
+def _list_of(check_item: Check, min_items: int, max_items: int) -> Check:
+    def check(path: str, value: Any) -> None:
+        if not isinstance(value, list | tuple) or not min_items <= len(value) <= max_items:
+            _fail(path, _short(repr(value)), f"must be a list of {min_items} to {max_items} items")
+        for index, item in enumerate(value):
+            _check(f"{path}[{index}]", item, check_item)
+
+    return check
+
+
 def _object(fields: Mapping[str, Check], required: tuple[str, ...] = ()) -> Check:
     def check(path: str, value: Any) -> None:
         if not isinstance(value, Mapping):
             _fail(path, value, f"must be a dict with keys among {', '.join(fields)}")
-        for key in required:
-            if key not in value:
-                _fail(f"{path}.{key}", None, "is required")
-        for key, item in value.items():
+        for key in value:
             if key not in fields:
                 hint = difflib.get_close_matches(str(key), fields, n=1)
                 did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
@@ -170,6 +178,10 @@ def _object(fields: Mapping[str, Check], required: tuple[str, ...] = ()) -> Chec
                     f"Invalid Gamma parameter {path}: unknown key {key!r}; {did_you_mean}allowed keys: "
                     f"{', '.join(fields)}. A field newer than this provider can be sent through extra_body."
                 )
+        for key in required:
+            if key not in value:
+                _fail(f"{path}.{key}", None, "is required")
+        for key, item in value.items():
             _check(f"{path}.{key}", item, fields[key])
 
     return check
@@ -203,41 +215,58 @@ _folder_ids = _strings(min_items=1, max_items=1)
 _title = _text(1, 500)
 _export_as = _enum(*EXPORT_FORMATS)
 _image_style = _text(0, 5000)
+_text_mode = _enum(*TEXT_MODES)
+_num_cards = _integer(1, MAX_CARDS, " (60 on Pro, Teams and Business plans)")
+_text_options = _object(
+    {
+        "amount": _enum(*TEXT_AMOUNTS),
+        "tone": _text(1, 500),
+        "audience": _text(1, 500),
+        "language": _text(),
+    }
+)
+_image_options = _object(
+    {
+        "source": _enum(*IMAGE_SOURCES),
+        "model": _text(),
+        "style": _image_style,
+        "stylePreset": _text(),
+    }
+)
+#: One entry of ``pages`` (a multi-page file): its own text and the per-page fields it overrides. The
+#: list is what Gamma's n8n node sends plus ``textOptions``/``imageOptions`` from Gamma's plan; its
+#: schema is not published yet, so a key newer than these goes through ``extra_body``.
+_page = _object(
+    {
+        "inputText": _text(1, MAX_INPUT_CHARS),
+        "title": _title,
+        "format": _enum(*FORMATS),
+        "textMode": _text_mode,
+        "cardSplit": _enum(*CARD_SPLITS),
+        "numCards": _num_cards,
+        "additionalInstructions": _text(0, 5000),
+        "path": _text(1, 200),
+        "textOptions": _text_options,
+        "imageOptions": _image_options,
+    },
+    required=("inputText",),
+)
 
 #: Body field -> (the keyword users write, its check). Order is the order of Gamma's docs.
 GENERATION_FIELDS: dict[str, tuple[str, Check]] = {
     "inputText": ("input_text", _text(1, MAX_INPUT_CHARS)),
-    "textMode": ("text_mode", _enum(*TEXT_MODES)),
+    "pages": ("pages", _list_of(_page, 1, MAX_PAGES)),
+    "textMode": ("text_mode", _text_mode),
     "title": ("title", _title),
     "format": ("format", _enum(*FORMATS)),
     "themeId": ("theme_id", _text()),
-    "numCards": ("num_cards", _integer(1, MAX_CARDS, " (60 on Pro, Teams and Business plans)")),
+    "numCards": ("num_cards", _num_cards),
     "cardSplit": ("card_split", _enum(*CARD_SPLITS)),
     "additionalInstructions": ("additional_instructions", _text(0, 5000)),
     "folderId": ("folder_id", _text()),
     "exportAs": ("export_as", _export_as),
-    "textOptions": (
-        "text_options",
-        _object(
-            {
-                "amount": _enum(*TEXT_AMOUNTS),
-                "tone": _text(1, 500),
-                "audience": _text(1, 500),
-                "language": _text(),
-            }
-        ),
-    ),
-    "imageOptions": (
-        "image_options",
-        _object(
-            {
-                "source": _enum(*IMAGE_SOURCES),
-                "model": _text(),
-                "style": _image_style,
-                "stylePreset": _text(),
-            }
-        ),
-    ),
+    "textOptions": ("text_options", _text_options),
+    "imageOptions": ("image_options", _image_options),
     "cardOptions": (
         "card_options",
         _object(
@@ -254,6 +283,7 @@ GENERATION_FIELDS: dict[str, tuple[str, Check]] = {
         ),
     ),
     "sharingOptions": ("sharing_options", _sharing_options),
+    "publish": ("publish", _boolean),
 }
 
 TEMPLATE_FIELDS: dict[str, tuple[str, Check]] = {
@@ -349,8 +379,9 @@ def _single_folder(options: dict[str, Any]) -> None:
 
 def generation_body(
     *,
-    input_text: Any,
+    input_text: Any = None,
     text_mode: Any = "generate",
+    pages: Any = None,
     extra_body: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
@@ -358,12 +389,22 @@ def generation_body(
 
     ``options`` are the other snake_case keywords of :data:`GENERATION_FIELDS` (``format``,
     ``num_cards``, ``text_options`` ...). ``textMode`` is always sent: Gamma's docs require it even
-    where its OpenAPI document does not.
+    where its OpenAPI document does not. A multi-page file takes ``pages`` (1 to 50, each with its own
+    ``inputText``) instead of ``input_text``.
     """
+    if input_text is not None and pages is not None:
+        raise GammaParameterError(
+            "Invalid Gamma parameter pages: pass input_text for a single gamma or pages for a "
+            "multi-page file, not both (each page carries its own inputText)"
+        )
+    if input_text is None and pages is None:
+        raise GammaParameterError(
+            "Invalid Gamma parameter input_text: it is required (or pages, for a multi-page file)"
+        )
     _single_folder(options)
     _reject_unknown(options, GENERATION_FIELDS)
-    values = {"input_text": input_text, "text_mode": text_mode, **options}
-    return _build(GENERATION_FIELDS, ("inputText", "textMode"), values, extra_body)
+    values = {"input_text": input_text, "text_mode": text_mode, "pages": pages, **options}
+    return _build(GENERATION_FIELDS, ("textMode",), values, extra_body)
 
 
 def template_body(

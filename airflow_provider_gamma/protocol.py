@@ -61,10 +61,14 @@ class GenerationErrorBody(TypedDict):
 
 
 class GenerationCreated(TypedDict):
-    """Answer of ``POST /v1.0/generations`` and ``POST /v1.0/generations/from-template``."""
+    """Answer of ``POST /v1.0/generations`` and ``POST /v1.0/generations/from-template``.
+
+    ``pageWarnings`` (multi-page files) is kept as Gamma sends it: its schema is not published.
+    """
 
     generationId: str
     warnings: NotRequired[str]
+    pageWarnings: NotRequired[Any]
 
 
 class Generation(TypedDict):
@@ -85,6 +89,7 @@ class Generation(TypedDict):
     credits: NotRequired[Credits]
     error: NotRequired[GenerationErrorBody]
     warnings: NotRequired[str]
+    pageWarnings: NotRequired[Any]
     summary: NotRequired[str]
     progress: NotRequired[dict[str, Any]]
 
@@ -474,6 +479,24 @@ def read_generation_created(request: ApiRequest, payload: Any) -> GenerationCrea
     if not isinstance(generation_id, str) or not generation_id.strip():
         raise _unreadable_submission(request, f"no generationId ({_excerpt(payload)})")
     return cast(GenerationCreated, payload)
+
+
+def page_warnings(created: Mapping[str, Any]) -> list[str]:
+    """The ``pageWarnings`` of a multi-page POST as lines to log, whatever their shape: strings, or
+    objects with a message and the page's index or path."""
+    warnings = created.get("pageWarnings")
+    if not warnings:
+        return []
+    lines = []
+    for item in warnings if isinstance(warnings, list) else [warnings]:
+        if isinstance(item, Mapping):
+            where = next((item[key] for key in ("pageIndex", "page", "path") if key in item), None)
+            text = item.get("message") or item.get("warning") or item
+            page = f"page {where + 1}" if isinstance(where, int) else f"page {where}" if where else "a page"
+            lines.append(_redact(f"{page}: {text}"))
+        else:
+            lines.append(_redact(str(item)))
+    return lines
 
 
 def _excerpt(payload: Any) -> str:

@@ -55,11 +55,20 @@ def default_title(text: str) -> str:
 
 
 def with_reference(body: Mapping[str, Any], marker: str) -> dict[str, Any]:
-    """``body`` with ``marker`` appended to its ``title`` (the user's, else one from the input text)."""
+    """``body`` with ``marker`` appended to its ``title`` (the user's, else one from the input text or,
+    for a multi-page file, from its first page)."""
     suffix = f" [{marker}]"
     title = body.get("title")
     if not isinstance(title, str) or not title.strip():
-        title = default_title(str(body.get("inputText") or body.get("prompt") or ""))
+        pages = body.get("pages")
+        first_page = pages[0] if isinstance(pages, list) and pages and isinstance(pages[0], Mapping) else {}
+        text = (
+            body.get("inputText")
+            or body.get("prompt")
+            or first_page.get("title")
+            or first_page.get("inputText")
+        )
+        title = default_title(str(text or ""))
     return {**body, "title": title[: MAX_TITLE_LENGTH - len(suffix)].rstrip() + suffix}
 
 

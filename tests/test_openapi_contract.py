@@ -76,7 +76,10 @@ NEWER_ENDPOINTS = (
     ("POST", "/v1.0/gammas/{gammaId}/export"),
     ("GET", "/v1.0/exports/{exportId}"),
 )
-NEWER_FIELDS = ("title", "folderId")
+NEWER_FIELDS = ("title", "folderId", "publish", "path")
+#: A multi-page file (``pages``, newer than the document) is checked page by page: each page against
+#: the documented generation schema (each field's type, enum and length), the rest as a file-level body.
+MULTI_PAGE = "pages"
 
 
 def find_operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any] | None:
@@ -101,6 +104,22 @@ def without_undocumented_newer_fields(spec: dict[str, Any], schema: dict[str, An
     ref = schema.get("$ref", "")
     known = spec["components"]["schemas"].get(ref.rsplit("/", 1)[-1], schema).get("properties", {})
     return {k: v for k, v in body.items() if k in known or k not in NEWER_FIELDS}
+
+
+def body_errors(spec: dict[str, Any], schema: dict[str, Any], body: dict[str, Any]) -> list[str]:
+    """What the spec finds wrong with a POST body; a multi-page body is checked file- and page-wise."""
+    pages = body.get(MULTI_PAGE)
+    if pages is None:
+        checked = without_undocumented_newer_fields(spec, schema, body)
+        return [e.message for e in validator(spec, schema, strict=True).iter_errors(checked)]
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    file_level = copy.deepcopy(spec)
+    file_level["components"]["schemas"][name]["required"] = []  # the pages carry the inputText
+    rest = {k: v for k, v in body.items() if k != MULTI_PAGE}
+    errors = body_errors(file_level, schema, rest)
+    for page in pages:
+        errors += [f"page: {error}" for error in body_errors(spec, schema, page)]
+    return errors
 
 
 def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
@@ -140,6 +159,14 @@ def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
         folder_id="f",
         export_as="png",
         image_options={"style": "clean"},
+    )
+    hook.create_generation(
+        pages=[
+            {"inputText": "Overview", "title": "Overview", "textMode": "condense", "numCards": 2},
+            {"inputText": "Regions", "format": "document", "path": "regions", "cardSplit": "auto"},
+        ],
+        publish=True,
+        theme_id="theme_1",
     )
     emu.fail_next_generation(message="boom")
     failed = hook.create_generation("x")
@@ -186,9 +213,9 @@ def test_every_request_body_the_hook_sends_matches_gammas_spec(spec, gamma_conne
             assert any(recorded.path.startswith(p.split("{")[0]) for m, p in NEWER_ENDPOINTS if m == "POST")
             continue
         schema = documented["requestBody"]["content"]["application/json"]["schema"]
-        body = without_undocumented_newer_fields(spec, schema, recorded.json)
-        errors = [e.message for e in validator(spec, schema, strict=True).iter_errors(body)]
+        errors = body_errors(spec, schema, recorded.json)
         assert not errors, f"{recorded.path}: {errors}"
+    assert any(MULTI_PAGE in r.json for r in bodies)  # the multi-page body was among them
 
 
 def test_every_emulator_answer_matches_gammas_spec(spec, gamma_connection):
@@ -217,3 +244,14 @@ def test_newer_endpoints_are_checked_once_gammas_spec_has_them(spec, method: str
     nothing the document describes); until then this says plainly that it is not checked."""
     if find_operation(spec, method, path) is None:
         pytest.skip(f"{method} {path}: no schema in Gamma's OpenAPI document {spec['info'].get('version')}")
+
+
+def test_the_multi_page_check_finds_a_bad_page(spec) -> None:
+    schema = operation(spec, "POST", "/v1.0/generations")["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
+    good = {"textMode": "generate", "pages": [{"inputText": "a"}, {"inputText": "b", "numCards": 3}]}
+    assert body_errors(spec, schema, good) == []
+    bad = {"textMode": "generate", "pages": [{"inputText": "a"}, {"inputText": "b", "textMode": "remix"}]}
+    assert any(error.startswith("page: 'remix' is not one of") for error in body_errors(spec, schema, bad))
+    assert body_errors(spec, schema, {"textMode": "generate", "pages": [{"title": "no text"}]})

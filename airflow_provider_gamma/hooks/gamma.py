@@ -10,7 +10,7 @@ import math
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -372,12 +372,16 @@ class GammaHook(BaseHook):
             self.log.warning(
                 "Gamma warnings for generation %s: %s", created["generationId"], created["warnings"]
             )
+        for warning in protocol.page_warnings(created):
+            self.log.warning("Gamma warning for generation %s: %s", created["generationId"], warning)
         return created
 
     def create_generation(
         self,
-        input_text: str,
+        input_text: str | None = None,
         *,
+        pages: Sequence[Mapping[str, Any]] | None = None,
+        publish: bool | None = None,
         text_mode: str = "generate",
         title: str | None = None,
         format: str | None = None,
@@ -398,10 +402,15 @@ class GammaHook(BaseHook):
 
         Option dicts use Gamma's own camelCase keys, as in Gamma's docs, e.g.
         ``text_options={"amount": "brief", "language": "en"}``; fields newer than this provider go in
-        ``extra_body``.
+        ``extra_body``. A multi-page file takes ``pages`` instead of ``input_text``: 1 to 50 dicts,
+        each with its own ``inputText`` and any per-page ``title``, ``format``, ``textMode``,
+        ``cardSplit``, ``numCards``, ``additionalInstructions``, ``path``, ``textOptions`` or
+        ``imageOptions``; ``publish=True`` publishes it as a Gamma site.
         """
         body = parameters.generation_body(
             input_text=input_text,
+            pages=pages,
+            publish=publish,
             text_mode=text_mode,
             title=title,
             format=format,

@@ -226,6 +226,8 @@ class _GammaGenerationOperator(BaseOperator):
         generation: Generation = {"generationId": created["generationId"], "status": "pending"}
         if created.get("warnings"):
             generation["warnings"] = created["warnings"]
+        if created.get("pageWarnings"):
+            generation["pageWarnings"] = created["pageWarnings"]
         return self._follow(context, generation)
 
     def _time_for_post(self) -> float | None:
@@ -266,7 +268,7 @@ class _GammaGenerationOperator(BaseOperator):
                 first_poll_delay=min(self.first_poll_delay, self.timeout),
             ),
             method_name="execute_complete",
-            kwargs={"warnings": generation.get("warnings")},
+            kwargs={"warnings": generation.get("warnings"), "page_warnings": generation.get("pageWarnings")},
             # A backstop only: the trigger reports the deadline itself, with the generation id.
             timeout=self.execution_timeout or timedelta(seconds=self.timeout + self.poll_interval + 120),
         )
@@ -397,7 +399,11 @@ class _GammaGenerationOperator(BaseOperator):
         return self._finish(context, cast(Generation, result))
 
     def execute_complete(
-        self, context: Context, event: Mapping[str, Any] | None = None, warnings: str | None = None
+        self,
+        context: Context,
+        event: Mapping[str, Any] | None = None,
+        warnings: str | None = None,
+        page_warnings: Any = None,
     ) -> Generation:
         """Resume after the trigger fired: check the event (it crossed a process boundary) and finish."""
         from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES
@@ -411,6 +417,8 @@ class _GammaGenerationOperator(BaseOperator):
         }
         if warnings:
             generation["warnings"] = warnings
+        if page_warnings:
+            generation["pageWarnings"] = page_warnings
         if event["status"] == "timeout":
             raise GammaGenerationTimeoutError(
                 f"{event['message']}; wait for it with GammaGenerationSensor(generation_id={generation_id!r})",
@@ -456,6 +464,16 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     they can be copied from Gamma's docs. Invalid values fail when the DAG is parsed.
 
     :param input_text: the topic, outline or full content (1 to 400,000 characters). Templated.
+        Required unless ``pages`` is given.
+    :param pages: a multi-page file instead of ``input_text``: 1 to 50 dicts, each with its own
+        ``inputText`` and any per-page ``title``, ``format``, ``textMode``, ``cardSplit``,
+        ``numCards``, ``additionalInstructions``, ``path`` (the page's slug on a published site),
+        ``textOptions`` or ``imageOptions``, which override the operator's own for that page; the
+        file-level options (theme, folder, sharing, card options, export) still apply. Gamma has not
+        published the page schema yet: these keys are what its own clients send, and a newer one goes
+        through ``extra_body``. Gamma's ``pageWarnings`` are logged and returned. Templated (render
+        it natively, or pass an upstream task's output).
+    :param publish: publish the multi-page file as a Gamma site once every page succeeds.
     :param text_mode: ``generate`` (expand), ``condense`` (summarise) or ``preserve`` (keep the text).
     :param format: ``presentation`` (Gamma's default), ``document``, ``social`` or ``webpage``.
     :param num_cards: number of cards, 1 to 60 (75 on Ultra); used with ``card_split="auto"``.
@@ -501,6 +519,7 @@ class GammaGenerateOperator(_GammaGenerationOperator):
 
     template_fields: Sequence[str] = (
         "input_text",
+        "pages",
         "text_mode",
         "title",
         "format",
@@ -520,6 +539,7 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "input_text": "md",
+        "pages": "json",
         "text_options": "json",
         "image_options": "json",
         "card_options": "json",
@@ -531,7 +551,9 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     def __init__(
         self,
         *,
-        input_text: str,
+        input_text: str | None = None,
+        pages: list[dict[str, Any]] | str | None = None,
+        publish: bool | None = None,
         text_mode: str = "generate",
         format: str | None = None,
         num_cards: int | str | None = None,
@@ -550,6 +572,8 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.input_text = input_text
+        self.pages = pages
+        self.publish = publish
         self.text_mode = text_mode
         self.format = format
         self.num_cards = num_cards

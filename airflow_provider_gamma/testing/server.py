@@ -52,6 +52,12 @@ _CARD_BREAK: Final = "\n---\n"
 Json = dict[str, Any]
 
 
+def _cards_of(page: Json) -> int:
+    if page.get("cardSplit") == "inputTextBreaks":
+        return str(page["inputText"]).count(_CARD_BREAK) + 1
+    return int(page.get("numCards") or 10)
+
+
 def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=status,
@@ -286,6 +292,8 @@ class EmulatorCore:
         payload: Json = {"generationId": generation.generation_id}
         if generation.warnings:
             payload["warnings"] = generation.warnings
+        if validation.page_warnings:
+            payload["pageWarnings"] = validation.page_warnings
         return 200, payload
 
     def _create_generation(self, body: Any) -> tuple[int, Json]:
@@ -295,11 +303,9 @@ class EmulatorCore:
         )
         if validation.errors:
             return _error(400, validation.message)
-        text = str(body["inputText"])
-        if body.get("cardSplit") == "inputTextBreaks":
-            num_cards = text.count(_CARD_BREAK) + 1
-        else:
-            num_cards = int(body.get("numCards") or 10)
+        pages = body.get("pages") or [body]  # a multi-page file: each page's own fields win
+        num_cards = sum(_cards_of({**body, **page}) for page in pages)
+        text = _CARD_BREAK.join(str(page["inputText"]) for page in pages)
         return self._start(body, validation, kind="generate", text=text, num_cards=num_cards)
 
     def _create_from_template(self, body: Any) -> tuple[int, Json]:

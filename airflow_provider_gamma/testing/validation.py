@@ -185,12 +185,15 @@ class Validation:
     Attributes:
         errors: Validation error messages (empty when the body is valid).
         warnings: Gamma-style warnings (the job still runs).
+        page_warnings: ``pageWarnings`` of a multi-page file: ``{"pageIndex", "message"}`` each (the
+            shape is a guess: Gamma has not published it).
         dimensions: The card dimensions that will actually be used.
     """
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     dimensions: str = "fluid"
+    page_warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def message(self) -> str:
@@ -286,6 +289,59 @@ class _Checker:
             self.errors.append(f"{name} must contain no more than {max_items} elements")
         return value
 
+    def num_cards(self, obj: dict[str, Any], key: str, max_cards: int, prefix: str = "") -> None:
+        num = obj.get(key)
+        if num is None:
+            return
+        if isinstance(num, bool) or not isinstance(num, int | float):
+            self.errors.append(f"{prefix}numCards must be a number conforming to the specified constraints")
+        elif num != int(num):
+            self.errors.append(f"{prefix}numCards must be an integer number")
+        elif num < 1:
+            self.errors.append(f"{prefix}numCards must not be less than 1")
+        elif num > max_cards:
+            self.errors.append(f"{prefix}numCards must not be greater than {max_cards}")
+
+    def pages(self, body: dict[str, Any], max_cards: int) -> list[dict[str, Any]]:
+        """Check ``pages`` of a multi-page file; return its page warnings."""
+        pages = body["pages"]
+        if not isinstance(pages, list):
+            self.errors.append("pages must be an array")
+            return []
+        if not 1 <= len(pages) <= MAX_PAGES:
+            self.errors.append(f"pages must contain between 1 and {MAX_PAGES} elements")
+        warnings: list[dict[str, Any]] = []
+        for index, page in enumerate(pages):
+            prefix = f"pages.{index}."
+            if not isinstance(page, dict):
+                self.errors.append(f"pages.{index} must be an object")
+                continue
+            self.unknown(page, _PAGE_FIELDS, prefix)
+            self.string(
+                page, "inputText", f"{prefix}inputText", required=True, min_len=1, max_len=MAX_INPUT_CHARS
+            )
+            self.string(page, "title", f"{prefix}title", min_len=1, max_len=500)
+            self.enum(page, "format", f"{prefix}format", FORMATS)
+            self.enum(page, "textMode", f"{prefix}textMode", TEXT_MODES)
+            self.enum(page, "cardSplit", f"{prefix}cardSplit", CARD_SPLITS)
+            self.num_cards(page, "numCards", max_cards, prefix)
+            self.string(page, "additionalInstructions", f"{prefix}additionalInstructions", max_len=5000)
+            self.string(page, "path", f"{prefix}path", min_len=1, max_len=200)
+            for key in ("textOptions", "imageOptions"):
+                self.obj(page, key, f"{prefix}{key}")
+            if index == 0 and page.get("path"):
+                warnings.append(
+                    {
+                        "pageIndex": 0,
+                        "message": "path is ignored on the first page: its path is the site root.",
+                    }
+                )
+        if body.get("publish") is True and any(
+            isinstance(page, dict) and not page.get("path") for page in pages[1:]
+        ):
+            warnings.append({"message": "pages without a path get one made from their title on the site."})
+        return warnings
+
     # --------------------------------------------------------------------------- shared sub-objects
 
     def sharing_options(self, body: dict[str, Any]) -> None:
@@ -355,7 +411,22 @@ _GENERATION_FIELDS: Final = (
     "cardOptions",
     "sharingOptions",
     "title",
+    "pages",
+    "publish",
 )
+_PAGE_FIELDS: Final = (
+    "inputText",
+    "title",
+    "format",
+    "textMode",
+    "cardSplit",
+    "numCards",
+    "additionalInstructions",
+    "path",
+    "textOptions",
+    "imageOptions",
+)
+MAX_PAGES: Final = 50
 _TEMPLATE_FIELDS: Final = (
     "gammaId",
     "prompt",
@@ -389,25 +460,21 @@ def validate_generation(body: Any, *, max_cards: int = 60, reject_unknown: bool 
         return bad
     check = _Checker(reject_unknown)
     check.unknown(body, _GENERATION_FIELDS)
-    check.string(body, "inputText", "inputText", required=True, min_len=1, max_len=MAX_INPUT_CHARS)
+    pages = body.get("pages")
+    check.string(body, "inputText", "inputText", required=pages is None, min_len=1, max_len=MAX_INPUT_CHARS)
     text_mode = check.enum(body, "textMode", "textMode", TEXT_MODES, required=True)
     fmt = check.enum(body, "format", "format", FORMATS) or "presentation"
     check.string(body, "themeId", "themeId", min_len=1)
     check.string(body, "title", "title", min_len=1, max_len=500)
-    if body.get("numCards") is not None:
-        num = body["numCards"]
-        if isinstance(num, bool) or not isinstance(num, int | float):
-            check.errors.append("numCards must be a number conforming to the specified constraints")
-        elif num != int(num):
-            check.errors.append("numCards must be an integer number")
-        elif num < 1:
-            check.errors.append("numCards must not be less than 1")
-        elif num > max_cards:
-            check.errors.append(f"numCards must not be greater than {max_cards}")
+    check.num_cards(body, "numCards", max_cards)
     check.enum(body, "cardSplit", "cardSplit", CARD_SPLITS)
     check.string(body, "additionalInstructions", "additionalInstructions", max_len=5000)
     check.folder_ids(body)
     check.enum(body, "exportAs", "exportAs", EXPORT_AS)
+    check.boolean(body, "publish", "publish")
+    page_warnings = check.pages(body, max_cards) if pages is not None else []
+    if pages is not None and "inputText" in body:
+        check.errors.append("inputText should not be set when pages is set")
 
     warnings: list[str] = []
     text_options = check.obj(body, "textOptions", "textOptions")
@@ -456,7 +523,9 @@ def validate_generation(body: Any, *, max_cards: int = 60, reject_unknown: bool 
             check.header_footer(header_footer)
 
     check.sharing_options(body)
-    return Validation(errors=check.errors, warnings=warnings, dimensions=dimensions)
+    return Validation(
+        errors=check.errors, warnings=warnings, dimensions=dimensions, page_warnings=page_warnings
+    )
 
 
 def validate_template_generation(body: Any, *, reject_unknown: bool = True) -> Validation:

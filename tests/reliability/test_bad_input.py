@@ -183,6 +183,22 @@ CASES: dict[str, tuple[str, str, str]] = {
     ),
     "agent_timeout_inf": (A.format('timeout=float("inf")'), "timeout", "positive number of seconds"),
     "agent_prompt_empty": ('Agent(task_id="t", prompt=" ")', "prompt", "1 to 400,000 characters"),
+    "pages_and_input_text": (G.format('pages=[{"inputText": "North"}]'), "pages", "not both"),
+    "pages_without_text": (
+        'Generate(task_id="t", pages=[{"inputText": "North"}, {"title": "South"}])',
+        "pages[1].inputText",
+        "is required",
+    ),
+    "pages_too_many": (
+        'Generate(task_id="t", pages=[{"inputText": str(i)} for i in range(51)])',
+        "pages",
+        "1 to 50 items",
+    ),
+    "page_key_typo": (
+        'Generate(task_id="t", pages=[{"inputText": "North", "num_cards": 3}])',
+        "pages[0]",
+        "did you mean 'numCards'",
+    ),
     "export_poll_interval_nan": (E.format('poll_interval=float("nan")'), "poll_interval", "positive number"),
     "export_timeout_absurd": (E.format("export_timeout=1e15"), "export_timeout", "positive number"),
     "export_deferrable_string": (E.format('deferrable="True"'), "deferrable", "True or False"),
