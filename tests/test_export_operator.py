@@ -652,6 +652,21 @@ def test_an_existing_gamma_is_exported_anew_by_its_id(
     assert len(gamma_connection.generations) == 1
 
 
+def test_a_reconciled_deck_is_exported_in_the_format_asked_here(
+    gamma_connection: GammaEmulator, tmp_path: Path
+) -> None:
+    """A deck found by its reference after an uncertain POST has no generation id: a PDF of it is a
+    new export of its gamma in PDF, not of the generate task's own format."""
+    made = generation(gamma_connection, export_as="pptx")
+    reconciled = {"gammaId": made["gammaId"], "exportAs": "pptx", "reconciled": True}
+
+    run(export_op(generation_id=reconciled, export_as="pdf", dest=f"{tmp_path}/deck.pdf"))
+
+    exports = [r for r in gamma_connection.requests if r.path == f"/v1.0/gammas/{made['gammaId']}/export"]
+    assert [r.json for r in exports] == [{"exportAs": "pdf"}]
+    assert (tmp_path / "deck.pdf").read_bytes() == gamma_connection.export_bytes(made["generationId"], "pdf")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

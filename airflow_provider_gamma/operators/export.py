@@ -266,12 +266,13 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         if isinstance(value, Mapping) and not value.get("generationId") and value.get("gammaId"):
             # A deck the generate task found by its reference after an uncertain POST: Gamma gave no
             # generation id, so the export is asked of the gamma itself.
-            if not value.get("exportAs"):
+            export_as = self.export_as or value.get("exportAs")
+            if not export_as:
                 raise GammaExportNotRequestedError(
                     f"gamma {value['gammaId']} was generated without export_as. Set export_as='pdf', "
-                    "'pptx' or 'png' on the generate task."
+                    "'pptx' or 'png' here or on the generate task."
                 )
-            return _Deck(None, str(value["gammaId"]), str(value["exportAs"]))
+            return _Deck(None, str(value["gammaId"]), str(export_as))
         gamma_id = None
         if isinstance(value, Mapping):
             gamma_id = value.get("gammaId") or None

@@ -90,6 +90,7 @@ class GammaEmulator:
         port: API host port (0 = a free port).
         export_port: Export host port (0 = a free port).
         generation_seconds: Time from POST until a generation is completed (or failed).
+        export_seconds: Time from ``POST /v1.0/gammas/{id}/export`` until that export is completed.
         export_url_ttl: Seconds a signed export URL stays valid (Gamma: about a week).
         credits: Starting credit balance of the workspace.
         credits_per_card: Credits a completed generation deducts per card.
@@ -118,6 +119,7 @@ class GammaEmulator:
         port: int = 0,
         export_port: int = 0,
         generation_seconds: float = 1.0,
+        export_seconds: float = 0.5,
         export_url_ttl: float = 7 * 24 * 3600.0,
         credits: int = 10_000,
         credits_per_card: int = 2,
@@ -141,6 +143,7 @@ class GammaEmulator:
         self._config = EmulatorConfig(
             api_key=api_key,
             generation_seconds=generation_seconds,
+            export_seconds=export_seconds,
             export_url_ttl=export_url_ttl,
             credits_per_card=credits_per_card,
             max_cards=max_cards,

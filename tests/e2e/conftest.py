@@ -19,12 +19,14 @@ from airflow_provider_gamma.testing.emulator import GammaEmulator
 DAGS = Path(__file__).resolve().parent / "dags"
 #: How long an emulated generation takes: long enough to observe the task deferred.
 GENERATION_SECONDS = 6.0
+#: How long an export of an existing gamma takes: long enough for the export task to defer.
+EXPORT_SECONDS = 4.0
 
 
 @pytest.fixture(scope="module")
 def e2e_emulator() -> Iterator[GammaEmulator]:
     """A Gamma emulator shared by the module (the cluster's ``gamma_default`` points at it)."""
-    with GammaEmulator(generation_seconds=GENERATION_SECONDS) as emulator:
+    with GammaEmulator(generation_seconds=GENERATION_SECONDS, export_seconds=EXPORT_SECONDS) as emulator:
         yield emulator
 
 

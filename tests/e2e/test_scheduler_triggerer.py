@@ -180,3 +180,45 @@ def test_an_uncertain_post_is_settled_while_the_triggerer_holds_the_wait(
     assert result["reconciled"] is True
     assert result["gammaId"] == generations[0].gamma_id
     assert airflow_cluster.task_instance(DAG_ID, run_id, TASK_ID)["try_number"] == 1
+
+
+AGENT_DAG_ID = "gamma_e2e_agent"
+AGENT = "/v1.0/agent/generations"
+
+
+@pytest.mark.parametrize("post_fault", [None, 502], ids=["clean", "502_after_gamma_started"])
+def test_an_agent_deck_and_its_pdf_export_both_wait_in_the_triggerer(
+    airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator, tmp_path, post_fault: int | None
+) -> None:
+    """Gamma 5: the agent run defers on the one trigger class (agent path picked by the ``gen_`` id),
+    then a new PDF export of the same gamma defers on the export trigger and lands. With a 502 on the
+    agent POST after Gamma started the deck, the deck is found by its reference: still one deck."""
+    if post_fault:
+        e2e_emulator.add_fault(method="POST", path_prefix=AGENT, status=post_fault, created=True)
+    run_id = airflow_cluster.trigger_dag(AGENT_DAG_ID, conf={"dest": tmp_path.as_uri()})
+
+    made = airflow_cluster.wait_for_task_state(AGENT_DAG_ID, run_id, "agent_deck", "success", timeout=120)
+    landed = airflow_cluster.wait_for_task_state(AGENT_DAG_ID, run_id, "land_pdf", "success", timeout=120)
+    assert airflow_cluster.wait_for_dag_run(AGENT_DAG_ID, run_id, timeout=30) == "success"
+    assert "deferred" in made, made
+    assert "deferred" in landed, landed  # the export was waited for in the triggerer
+
+    posts = [
+        r for r in e2e_emulator.requests if r.method == "POST" and r.path == AGENT and run_id in str(r.json)
+    ]
+    assert len(posts) == 1
+    [generation] = [g for g in e2e_emulator.generations.values() if run_id in g.input]
+    assert generation.generation_id.startswith("gen_")
+    result = airflow_cluster.xcom(AGENT_DAG_ID, run_id, "agent_deck")
+    assert result["gammaId"] == generation.gamma_id
+    if post_fault:
+        assert result["reconciled"] is True
+    else:
+        assert result["summary"]
+        agent_polls = [r for r in e2e_emulator.requests if r.path == f"{AGENT}/{generation.generation_id}"]
+        assert agent_polls
+    exports = [r for r in e2e_emulator.requests if r.path == f"/v1.0/gammas/{generation.gamma_id}/export"]
+    assert [r.json for r in exports] == [{"exportAs": "pdf"}]
+    [pdf] = tmp_path.glob("agent-deck.pdf")
+    assert pdf.read_bytes() == e2e_emulator.export_bytes(generation.generation_id, "pdf")
+    assert airflow_cluster.task_instance(AGENT_DAG_ID, run_id, "agent_deck")["try_number"] == 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
+from airflow_provider_gamma.operators.gamma import GammaAgentGenerateOperator, GammaGenerateOperator
 
 with DAG(dag_id="gamma_e2e_deferrable", schedule=None, catchup=False, tags=["e2e"]):
     GammaGenerateOperator(
@@ -19,4 +20,28 @@ with DAG(dag_id="gamma_e2e_deferrable", schedule=None, catchup=False, tags=["e2e
         retries=0,
         poll_interval=1,
         first_poll_delay=1,  # the default (10 s) would make the test wait
+    )
+
+with DAG(dag_id="gamma_e2e_agent", schedule=None, catchup=False, tags=["e2e"]):
+    agent_deck = GammaAgentGenerateOperator(
+        task_id="agent_deck",
+        prompt="E2E agent deck for {{ run_id }}",
+        source_urls=["https://example.com/weekly-figures"],
+        num_cards=3,
+        export_as="pptx",
+        deferrable=True,
+        timeout=300,
+        retries=0,
+        poll_interval=1,
+        first_poll_delay=1,
+    )
+    # The same gamma as PDF: a new export of it, waited for in the triggerer, then landed.
+    GammaExportToObjectStorageOperator(
+        task_id="land_pdf",
+        generation_id=agent_deck.output,
+        export_as="pdf",
+        dest="{{ dag_run.conf['dest'] }}/agent-deck.pdf",
+        deferrable=True,
+        poll_interval=1,
+        retries=0,
     )
