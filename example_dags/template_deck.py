@@ -85,6 +85,7 @@ def template_deck() -> None:
         dest="{{ decks_root() }}/{{ (dag_run.logical_date or dag_run.run_after) | ds }}/monthly-update.pptx",
         dest_conn_id=DEST_CONN_ID,
         if_exists="overwrite",
+        deferrable=True,  # the new export is waited for in the triggerer, not in a worker slot
     )
 
 
