@@ -145,6 +145,9 @@ def test_clearing_a_succeeded_task_makes_a_new_deck(
     last run's deck without a POST."""
     run_id = airflow_cluster.trigger_dag(DAG_ID)
     airflow_cluster.wait_for_task_state(DAG_ID, run_id, TASK_ID, "success", timeout=90)
+    # Clear only once the scheduler has finished the run: a clear racing its "run succeeded" write
+    # is overwritten by it, and the cleared task is never scheduled (seen on SQLite).
+    assert airflow_cluster.wait_for_dag_run(DAG_ID, run_id, timeout=30) == "success"
     first_id = airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "generation_id")
 
     airflow_cluster.api(
