@@ -5,7 +5,9 @@
 processes from one venv's ``airflow`` binary (by default the venv of the running interpreter): the
 ``api-server`` (which also serves the Execution API the task workers talk to), the ``scheduler`` (with
 the LocalExecutor), the ``dag-processor`` and the ``triggerer``. The metadata DB is SQLite in a private
-Airflow home; the auth manager is the SimpleAuthManager with ``simple_auth_manager_all_admins``, so the
+Airflow home unless ``database_url`` names another (e.g. Postgres). A production-like topology adds
+``celery-worker`` (with ``AIRFLOW__CORE__EXECUTOR=CeleryExecutor`` and a broker in ``env``) and more
+triggerers, named ``triggerer-2``, ``triggerer-3`` ...; the auth manager is the SimpleAuthManager with ``simple_auth_manager_all_admins``, so the
 REST API needs no password. State is read through the REST API (``/api/v2``), which is the same in
 Airflow 3.1 and 3.3::
 
@@ -57,6 +59,7 @@ import requests
 
 __all__ = [
     "COMPONENTS",
+    "OPTIONAL_COMPONENTS",
     "TERMINAL_DAG_RUN_STATES",
     "TERMINAL_TASK_STATES",
     "AirflowCluster",
@@ -65,8 +68,10 @@ __all__ = [
     "free_port",
 ]
 
-#: The components :class:`AirflowCluster` starts, in start order (stopped in reverse order).
+#: The components :class:`AirflowCluster` starts by default, in start order.
 COMPONENTS: Final = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: Components started only when asked for; ``triggerer-<n>`` (n >= 2) names further triggerers too.
+OPTIONAL_COMPONENTS: Final = ("celery-worker",)
 #: Task instance states after which a task does not change any more without a clear or a retry.
 TERMINAL_TASK_STATES: Final = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 #: DAG run states after which a run does not change any more.
@@ -87,6 +92,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _kind(component: str) -> str:
+    """What ``component`` runs: ``triggerer-2`` is a triggerer; raises for an unknown name."""
+    base, _, number = component.rpartition("-")
+    if base == "triggerer" and number.isdigit() and int(number) >= 2:
+        return "triggerer"
+    if component in COMPONENTS or component in OPTIONAL_COMPONENTS:
+        return component
+    raise ValueError(
+        f"unknown component {component!r}; choose from {COMPONENTS + OPTIONAL_COMPONENTS} or triggerer-<n>"
+    )
 
 
 def default_airflow_bin() -> Path:
@@ -162,6 +179,8 @@ class AirflowCluster:
             Everything (migrations, components, task workers) runs from that venv.
         home: The ``AIRFLOW_HOME``; default: a fresh temporary directory, removed by :meth:`stop`
             unless ``keep_home`` (a given home is never removed).
+        database_url: The metadata DB's SQLAlchemy URL (``[database] sql_alchemy_conn``); default:
+            SQLite in the home.
         connections: ``{conn_id: uri_or_json}``, passed as ``AIRFLOW_CONN_<CONN_ID>`` variables.
         variables: ``{name: value}``, passed as ``AIRFLOW_VAR_<NAME>`` variables.
         env: Further environment for every component and CLI call; applied last, so it can
@@ -170,7 +189,8 @@ class AirflowCluster:
             dropped, so that e.g. a test session's own ``AIRFLOW_HOME`` does not leak in).
         host: The loopback address the api-server binds to.
         api_port: The api-server port; default: a free port.
-        components: Which components :meth:`start` starts (default :data:`COMPONENTS`).
+        components: Which components :meth:`start` starts (default :data:`COMPONENTS`); may add
+            ``celery-worker`` and ``triggerer-2`` ....
         parallelism: ``[core] parallelism``, the LocalExecutor's worker count.
         startup_timeout: Seconds :meth:`start` waits for the components to report healthy.
         stop_grace: Seconds between SIGTERM and SIGKILL when stopping a component.
@@ -183,6 +203,7 @@ class AirflowCluster:
         *,
         airflow_bin: str | os.PathLike[str] | None = None,
         home: str | os.PathLike[str] | None = None,
+        database_url: str | None = None,
         connections: Mapping[str, str] | None = None,
         variables: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
@@ -195,13 +216,13 @@ class AirflowCluster:
         stop_grace: float = 5.0,
         keep_home: bool = False,
     ) -> None:
-        unknown = set(components) - set(COMPONENTS)
-        if unknown:
-            raise ValueError(f"unknown components {sorted(unknown)}; choose from {COMPONENTS}")
+        for component in components:
+            _kind(component)
         self.dags_folder = Path(dags_folder).resolve()
         self.airflow_bin = Path(airflow_bin) if airflow_bin is not None else default_airflow_bin()
         self._given_home = home is not None
         self._home = Path(home).resolve() if home is not None else None
+        self.database_url = database_url
         self._connections = dict(connections or {})
         self._variables = dict(variables or {})
         self._extra_env = dict(env or {})
@@ -297,7 +318,8 @@ class AirflowCluster:
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
                 # Writers wait up to 30 s for the lock (sqlite3's default is 5 s) instead of
                 # failing with "database is locked" when the machine is busy.
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}?timeout=30",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url
+                or f"sqlite:///{self.db_path}?timeout=30",
                 "AIRFLOW__API__BASE_URL": api,
                 "AIRFLOW__API__HOST": self.host,
                 "AIRFLOW__API__PORT": str(self._api_port),
@@ -345,9 +367,10 @@ class AirflowCluster:
         self._env = self._build_env()
         try:
             self.cli("db", "migrate", timeout=300)
-            # Write-ahead logging: readers (the REST API polled by tests) no longer block writers.
-            with contextlib.closing(sqlite3.connect(self.db_path)) as db:
-                db.execute("PRAGMA journal_mode=WAL")
+            if self.database_url is None:
+                # Write-ahead logging: readers (the REST API polled by tests) no longer block writers.
+                with contextlib.closing(sqlite3.connect(self.db_path)) as db:
+                    db.execute("PRAGMA journal_mode=WAL")
             for component in self._components_to_start:
                 self.start_component(component)
             self.wait_until_healthy(
@@ -371,18 +394,20 @@ class AirflowCluster:
                 "--workers",
                 "1",
             ]
-        if component in ("scheduler", "triggerer"):
+        kind = _kind(component)
+        if kind in ("scheduler", "triggerer"):
             # Task and trigger logs are files in this home; no log-serving ports to collide on.
-            return [airflow, component, "--skip-serve-logs"]
-        return [airflow, component]
+            return [airflow, kind, "--skip-serve-logs"]
+        if kind == "celery-worker":
+            return [airflow, "celery", "worker", "--skip-serve-logs", "--without-gossip", "--without-mingle"]
+        return [airflow, kind]
 
     def start_component(self, component: str) -> int:
-        """Start ``component`` (one of :data:`COMPONENTS`) in a new session; returns its PID.
+        """Start ``component`` (see ``components``) in a new session; returns its PID.
 
         The api-server is waited for (its health endpoint answering); other components are not.
         """
-        if component not in COMPONENTS:
-            raise ValueError(f"unknown component {component!r}; choose from {COMPONENTS}")
+        _kind(component)
         if self.is_running(component):
             raise AirflowClusterError(f"{component} is already running (pid {self.pid(component)})")
         self._reap(component)
@@ -494,7 +519,8 @@ class AirflowCluster:
         """Stop every component (reverse start order) and remove a temporary home. Idempotent."""
         # Scheduler, dag-processor and triggerer together; the api-server (which their task and
         # trigger processes talk to) after them.
-        for group in ([c for c in COMPONENTS if c != "api-server"], ["api-server"]):
+        started = list(self._components)
+        for group in ([c for c in started if c != "api-server"], ["api-server"]):
             try:
                 self._stop_many(group)
             except Exception:  # noqa: S112 - keep stopping the others
@@ -616,7 +642,20 @@ class AirflowCluster:
                 )
             time.sleep(0.5)
 
+    def alive_jobs(self, job_type: str = "TriggererJob") -> list[dict[str, Any]]:
+        """Jobs of ``job_type`` (``TriggererJob``, ``SchedulerJob`` ...) whose heartbeat is recent."""
+        result = self.api(
+            "GET", "/api/v2/jobs", params={"job_type": job_type, "is_alive": True, "limit": 100}
+        )
+        return list(result["jobs"])
+
     def _healthy(self, health: Mapping[str, Any], component: str) -> bool:
+        kind = _kind(component)
+        if kind == "celery-worker":  # no health entry: Celery's own start-up line
+            return b" ready." in self.log_path(component).read_bytes()
+        if component != kind:  # a further triggerer: the health entry shows only the latest beat
+            triggerers = sum(_kind(c) == "triggerer" for c in self._components)
+            return len(self.alive_jobs("TriggererJob")) >= triggerers
         key = component.replace("-", "_")
         entry = health.get(key) or {}
         beat = entry.get(f"latest_{key}_heartbeat")
