@@ -34,10 +34,15 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test-newest: $(VENV)/.installed
+AZURITE := $(TOOLS)/azurite/node_modules/.bin/azurite-blob
+$(AZURITE): ## Azure Blob emulator for the abfs:// landing tests (npm; version as in tests/object_stores.py)
+	npm install --prefix $(TOOLS)/azurite --no-audit --no-fund --silent \
+		azurite@$$(sed -n 's/^AZURITE_VERSION = "\(.*\)"/\1/p' tests/object_stores.py)
+
+test-newest: $(VENV)/.installed $(AZURITE)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-test-oldest: $(VENV_OLDEST)/.installed
+test-oldest: $(VENV_OLDEST)/.installed $(AZURITE)
 	$(VENV_OLDEST)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed ## the weekly-deck DAG against the bundled emulator; the deck lands in ./demo-output/

@@ -8,6 +8,7 @@ its own with any :class:`~airflow.sdk.ObjectStoragePath`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
 import hashlib
@@ -19,9 +20,9 @@ import re
 import uuid
 import zipfile
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, TypedDict
+from typing import IO, Any, Protocol, TypedDict
 from urllib.parse import urlsplit
 
 from airflow.sdk import ObjectStoragePath
@@ -39,9 +40,18 @@ MULTIPART_BLOCK_SIZE = 8 * 1024 * 1024
 MULTIPART_CONCURRENCY = 4
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-#: Stores whose fsspec files defer visibility to ``commit()`` (a multipart upload completed only then);
-#: verified for s3fs. Everything else is written to a hidden sibling and moved into place.
-_MULTIPART_PROTOCOLS = frozenset({"s3", "s3a", "s3n"})
+#: Stores whose fsspec files can defer visibility to ``commit()`` (``open(..., autocommit=False)``),
+#: with the keyword each takes for the content type: S3 (a multipart upload completed only then) and
+#: GCS (a resumable upload finalized only then); verified for s3fs and gcsfs.
+_DEFERRED_COMMIT_PROTOCOLS: Mapping[str, str] = {
+    "s3": "ContentType",
+    "s3a": "ContentType",
+    "s3n": "ContentType",
+    "gs": "content_type",
+    "gcs": "content_type",
+}
+#: Azure Blob Storage through adlfs, whose files commit on close: blocks are staged and committed here.
+_AZURE_PROTOCOLS = frozenset({"abfs", "abfss", "az", "adl", "wasb"})
 #: Stores where ``makedirs`` would create a bucket or container instead of a folder.
 _BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "s3n", "gs", "gcs", "abfs", "abfss", "az", "adl", "wasb"})
 _LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
@@ -100,8 +110,8 @@ def validate_dest(value: object, field: str = "dest") -> None:
     if known is not None and scheme.lower() not in known:
         raise GammaParameterError(
             f"Invalid Gamma parameter {field}={value!r}: no Airflow filesystem handles {scheme}:// "
-            f"(available: {', '.join(sorted(known))}); install the provider that adds it, e.g. "
-            "apache-airflow-providers-amazon[s3fs] for s3://"
+            f"(available: {', '.join(sorted(known))}); install the provider that adds it: "
+            "airflow-provider-gamma[s3] for s3://, [gcs] for gs://, [azure] for abfs://"
         )
 
 
@@ -159,14 +169,24 @@ def _fs_path(path: ObjectStoragePath) -> str:
 class StagedObject:
     """A write to ``path`` that nobody can see until :meth:`commit`; :meth:`discard` leaves nothing.
 
-    On S3 the bytes go into a multipart upload that only :meth:`commit` completes (so no object, not
-    even a temporary one, exists until then), with up to ``MULTIPART_CONCURRENCY`` parts uploading
-    while the next one fills. Elsewhere they go to a hidden sibling (``.<name>.<random>.partial``)
-    that :meth:`commit` moves over ``path`` (an atomic rename on a local disk). Memory stays at most
-    ``MULTIPART_CONCURRENCY + 1`` upload parts, whatever the size.
+    How each store keeps the bytes out of sight until then:
+
+    * **S3** (s3fs): a multipart upload that only :meth:`commit` completes, with up to
+      ``MULTIPART_CONCURRENCY`` parts uploading while the next one fills.
+    * **Azure Blob** (adlfs): blocks staged on the destination blob and committed in one
+      ``Put Block List`` (an object smaller than one block is one ``Put Blob``); the blob changes from
+      the old content to the new at once. :meth:`discard` deletes the staged blocks when no blob was
+      there before; where one was, it is kept as it was, and Azure drops the staged blocks at the
+      next commit to that name or after 7 days (they are never readable).
+    * **GCS** (gcsfs) and other S3 filesystems: the store's own deferred commit (a resumable upload
+      finalized only by :meth:`commit`).
+    * Everything else (local disks, ...): a hidden sibling (``.<name>.<random>.partial``) that
+      :meth:`commit` moves over ``path`` (an atomic rename on a local disk).
+
+    Memory stays at most ``MULTIPART_CONCURRENCY + 1`` upload parts, whatever the size.
 
     :param path: the final destination.
-    :param content_type: stored as the object's ``Content-Type`` where the store keeps one (S3).
+    :param content_type: stored as the object's content type where the store keeps one.
     """
 
     def __init__(self, path: ObjectStoragePath, *, content_type: str | None = None) -> None:
@@ -176,14 +196,19 @@ class StagedObject:
         self._target = _fs_path(path)
         self._done = False
         protocol = protocol_of(path)
-        self._multipart = protocol in _MULTIPART_PROTOCOLS
         self._temp: str | None = None
-        self._upload: _MultipartUpload | None = None
-        if self._multipart and callable(getattr(self._fs, "_call_s3", None)):
-            self._upload = _MultipartUpload(self._fs, self._target, content_type)
+        self._upload: _PartedUpload | None = None
+        self._deferred = False
+        if protocol in _DEFERRED_COMMIT_PROTOCOLS and callable(getattr(self._fs, "_call_s3", None)):
+            self._upload = _PartedUpload(_S3Parts(self._fs, self._target, content_type))
             return
-        if self._multipart:  # an S3 filesystem other than s3fs: its file defers visibility to commit()
-            options = {"ContentType": content_type} if content_type else {}
+        if protocol in _AZURE_PROTOCOLS and hasattr(self._fs, "service_client"):
+            self._upload = _PartedUpload(_AzureBlocks(self._fs, self._target, content_type))
+            return
+        if protocol in _DEFERRED_COMMIT_PROTOCOLS:
+            keyword = _DEFERRED_COMMIT_PROTOCOLS[protocol]
+            options = {keyword: content_type} if content_type else {}
+            self._deferred = True
             self._file: IO[bytes] = self._fs.open(
                 self._target, "wb", autocommit=False, block_size=MULTIPART_BLOCK_SIZE, **options
             )
@@ -211,7 +236,7 @@ class StagedObject:
                 self._upload.complete()
             else:
                 self._file.close()
-                if self._multipart:
+                if self._deferred:
                     self._file.commit()  # type: ignore[attr-defined]
                     self._forget()
                 else:
@@ -220,9 +245,8 @@ class StagedObject:
             self.discard()
             raise
         self._done = True
-        if self._upload is not None:
-            with contextlib.suppress(Exception):  # a listing cached before the upload is stale now
-                self._fs.invalidate_cache(posixpath.dirname(self._target))
+        with contextlib.suppress(Exception):  # a listing cached before the write is stale now
+            self._fs.invalidate_cache(posixpath.dirname(self._target))
 
     def discard(self) -> None:
         """Throw the staged bytes away. Idempotent; never raises (failures are logged)."""
@@ -239,7 +263,7 @@ class StagedObject:
         with contextlib.suppress(Exception):
             self._file.close()
         try:
-            if self._multipart:
+            if self._deferred:
                 self._file.discard()  # type: ignore[attr-defined]
                 self._forget()
             elif self._temp is not None and self._fs.exists(self._temp):
@@ -254,37 +278,55 @@ class StagedObject:
             self._fs.transaction.files.remove(self._file)
 
 
-class _MultipartUpload:
-    """An S3 multipart upload through s3fs's asynchronous client, with several parts in flight.
+class _PartStore(Protocol):
+    """What :class:`_PartedUpload` needs of a store whose uploaded parts stay invisible until committed."""
 
-    Bytes are copied into a part buffer; each full part is sent as ``UploadPart`` on s3fs's event
-    loop while the next one fills, at most ``concurrency`` at once (a full pipeline makes
-    :meth:`write` wait for the oldest part). The upload itself starts with the first full part; an
-    object smaller than one part is sent by :meth:`complete` in one ``PutObject``. Nothing is visible
-    before :meth:`complete`. :meth:`abort` first waits for the parts in flight (S3 may store a part
-    that arrives after its upload was aborted), then aborts the upload.
+    #: The event loop the store's asynchronous client runs on (fsspec's loop of the filesystem).
+    loop: asyncio.AbstractEventLoop
+
+    def put_whole(self, body: bytes) -> None:
+        """Write an object smaller than one part in one request."""
+
+    def start(self) -> None:
+        """Begin a multipart upload (called before the first part)."""
+
+    def send_part(self, number: int, body: IO[bytes], length: int) -> Coroutine[Any, Any, Any]:
+        """Upload part ``number`` (from 1); the coroutine runs on :attr:`loop`."""
+
+    def part_record(self, number: int, answer: Any) -> Any:
+        """What :meth:`commit` needs to know of a sent part, from the store's answer to it."""
+
+    def commit(self, parts: list[Any]) -> None:
+        """Make the object, made of ``parts`` in order, visible at once."""
+
+    def abort(self) -> None:
+        """Drop the parts sent since :meth:`start`; what was at the destination stays."""
+
+
+class _PartedUpload:
+    """A write in parts with several in flight, for stores that show nothing until a final commit.
+
+    Bytes are copied into a part buffer; each full part is sent on the store's event loop while
+    the next one fills, at most ``concurrency`` at once (a full pipeline makes :meth:`write` wait for
+    the oldest part). The upload itself starts with the first full part; an object smaller than one
+    part is sent by :meth:`complete` in one request. :meth:`abort` first waits for the parts in
+    flight (a store may keep a part that arrives after its upload was aborted), then aborts.
     """
 
     def __init__(
         self,
-        fs: Any,
-        target: str,
-        content_type: str | None,
+        store: _PartStore,
         part_size: int = MULTIPART_BLOCK_SIZE,
         concurrency: int = MULTIPART_CONCURRENCY,
     ) -> None:
-        self._fs = fs
-        bucket, key, _ = fs.split_path(target)
-        self._where = {"Bucket": bucket, "Key": key}
-        self._options = {"ContentType": content_type} if content_type else {}
+        self._store = store
         self._part_size = part_size
         self._concurrency = max(1, concurrency)
         self._buffer = bytearray(part_size)
         self._filled = 0
         self._in_flight: deque[tuple[int, concurrent.futures.Future[Any]]] = deque()
-        self._parts: list[dict[str, Any]] = []
-        self._upload_id: str | None = None
-        self._checksum: dict[str, str] = {}
+        self._parts: list[Any] = []
+        self._started = False
 
     def write(self, data: bytes) -> None:
         with memoryview(data) as view:
@@ -298,45 +340,70 @@ class _MultipartUpload:
                     self._send_part()
 
     def complete(self) -> None:
-        if self._upload_id is None:
-            body = bytes(memoryview(self._buffer)[: self._filled])
-            self._fs.call_s3("put_object", **self._where, **self._options, Body=body)
+        if not self._started:
+            self._store.put_whole(bytes(memoryview(self._buffer)[: self._filled]))
             return
         if self._filled:
             self._send_part()
         while self._in_flight:
             self._finish_oldest()
-        self._fs.call_s3(
-            "complete_multipart_upload",
-            **self._where,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
-        )
-        self._upload_id = None
+        self._store.commit(self._parts)
+        self._started = False
 
     def abort(self) -> None:
         for _, future in self._in_flight:
             with contextlib.suppress(BaseException):
                 future.result()
         self._in_flight.clear()
-        if self._upload_id is not None:
-            upload_id, self._upload_id = self._upload_id, None
-            self._fs.call_s3("abort_multipart_upload", **self._where, UploadId=upload_id)
+        if self._started:
+            self._started = False
+            self._store.abort()
 
     def _send_part(self) -> None:
-        if self._upload_id is None:
-            self._checksum = _default_checksum(self._fs)
-            options = {**self._options, **self._checksum}
-            created = self._fs.call_s3("create_multipart_upload", **self._where, **options)
-            self._upload_id = created["UploadId"]
+        if not self._started:
+            self._store.start()
+            self._started = True
         while len(self._in_flight) >= self._concurrency:
             self._finish_oldest()
         number = len(self._parts) + len(self._in_flight) + 1
-        # A BytesIO that owns a copy of the part: botocore signs and checksums it, and aiohttp sends
-        # it, in slices without another whole copy (a bytes or bytearray body gets copied again).
-        body = io.BytesIO(memoryview(self._buffer)[: self._filled])
-        self._filled = 0
-        request = self._fs._call_s3(
+        # A BytesIO that owns a copy of the part: the client signs, checksums and sends it in slices
+        # without another whole copy (a bytes or bytearray body gets copied again).
+        length, self._filled = self._filled, 0
+        body = io.BytesIO(memoryview(self._buffer)[:length])
+        request = self._store.send_part(number, body, length)
+        self._in_flight.append((number, asyncio.run_coroutine_threadsafe(request, self._store.loop)))
+
+    def _finish_oldest(self) -> None:
+        number, future = self._in_flight[0]
+        answer = future.result()
+        self._in_flight.popleft()
+        self._parts.append(self._store.part_record(number, answer))
+
+
+class _S3Parts:
+    """An S3 multipart upload through s3fs's asynchronous client."""
+
+    def __init__(self, fs: Any, target: str, content_type: str | None) -> None:
+        self._fs = fs
+        self.loop = fs.loop
+        bucket, key, _ = fs.split_path(target)
+        self._where = {"Bucket": bucket, "Key": key}
+        self._options = {"ContentType": content_type} if content_type else {}
+        self._upload_id: str | None = None
+        self._checksum: dict[str, str] = {}
+
+    def put_whole(self, body: bytes) -> None:
+        self._fs.call_s3("put_object", **self._where, **self._options, Body=body)
+
+    def start(self) -> None:
+        self._checksum = _default_checksum(self._fs)
+        created = self._fs.call_s3(
+            "create_multipart_upload", **self._where, **self._options, **self._checksum
+        )
+        self._upload_id = created["UploadId"]
+
+    def send_part(self, number: int, body: IO[bytes], length: int) -> Coroutine[Any, Any, Any]:
+        return self._fs._call_s3(  # type: ignore[no-any-return]
             "upload_part",
             **self._where,
             **self._checksum,
@@ -344,17 +411,70 @@ class _MultipartUpload:
             PartNumber=number,
             Body=body,
         )
-        future = asyncio.run_coroutine_threadsafe(request, self._fs.loop)
-        self._in_flight.append((number, future))
 
-    def _finish_oldest(self) -> None:
-        number, future = self._in_flight[0]
-        answer = future.result()
-        self._in_flight.popleft()
+    def part_record(self, number: int, answer: Any) -> dict[str, Any]:
         part = {"PartNumber": number, "ETag": answer["ETag"]}
         names = {"ChecksumSHA256", *(f"Checksum{algorithm}" for algorithm in self._checksum.values())}
         part.update({name: answer[name] for name in names if name in answer})
-        self._parts.append(part)
+        return part
+
+    def commit(self, parts: list[Any]) -> None:
+        self._fs.call_s3(
+            "complete_multipart_upload",
+            **self._where,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+
+    def abort(self) -> None:
+        self._fs.call_s3("abort_multipart_upload", **self._where, UploadId=self._upload_id)
+
+
+class _AzureBlocks:
+    """Blocks staged on an Azure block blob through adlfs's asynchronous client, committed in one list."""
+
+    def __init__(self, fs: Any, target: str, content_type: str | None) -> None:
+        from azure.storage.blob import ContentSettings
+
+        self.loop = fs.loop
+        container, blob, _ = fs.split_path(target)
+        self._blob = fs.service_client.get_blob_client(container, blob)
+        self._settings = ContentSettings(content_type=content_type) if content_type else None
+        self._prefix = uuid.uuid4().hex  # block ids of one blob must all have the same length
+
+    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def _block_id(self, number: int) -> str:
+        return base64.b64encode(f"{self._prefix}{number:06d}".encode()).decode()
+
+    def put_whole(self, body: bytes) -> None:
+        self._run(self._blob.upload_blob(body, overwrite=True, content_settings=self._settings))
+
+    def start(self) -> None:
+        pass  # Azure has no upload to create: staging the first block starts one
+
+    def send_part(self, number: int, body: IO[bytes], length: int) -> Coroutine[Any, Any, Any]:
+        return self._blob.stage_block(self._block_id(number), body, length=length)  # type: ignore[no-any-return]
+
+    def part_record(self, number: int, answer: Any) -> Any:
+        from azure.storage.blob import BlobBlock
+
+        return BlobBlock(block_id=self._block_id(number))
+
+    def commit(self, parts: list[Any]) -> None:
+        self._run(self._blob.commit_block_list(parts, content_settings=self._settings))
+
+    def abort(self) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._run(self._blob.get_blob_properties())
+            return  # a committed blob is there: deleting the name would delete it too
+        except ResourceNotFoundError:
+            pass
+        with contextlib.suppress(ResourceNotFoundError):
+            self._run(self._blob.delete_blob())  # a name with staged blocks only: drops them
 
 
 def _default_checksum(fs: Any) -> dict[str, str]:
@@ -382,13 +502,20 @@ def describe(path: ObjectStoragePath) -> LandedObject:
             size += len(chunk)
     content_type: str | None = None
     with contextlib.suppress(Exception):
-        content_type = fs.info(_fs_path(path)).get("ContentType")
+        content_type = _stored_content_type(fs.info(_fs_path(path)))
     return LandedObject(
         uri=uri_of(path),
         size=size,
         sha256=digest.hexdigest(),
         content_type=content_type or guess_content_type(path.name),
     )
+
+
+def _stored_content_type(info: Mapping[str, Any]) -> str | None:
+    """The content type in an fsspec ``info()``: s3fs, gcsfs and adlfs each name it differently."""
+    settings = info.get("content_settings") or {}
+    found = info.get("ContentType") or info.get("contentType") or settings.get("content_type")
+    return str(found) if found else None
 
 
 def remove(paths: Iterable[ObjectStoragePath]) -> None:

@@ -20,6 +20,8 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_AIRFLOW_HOME / "dags")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.pop("AIRFLOW_CONN_GAMMA_DEFAULT", None)
+# gcsfs asks GCS's gRPC control plane for every bucket's layout unless told not to; an emulator has none.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 import pytest  # noqa: E402
 import requests  # noqa: E402
@@ -115,3 +117,41 @@ def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     bucket = f"decks-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     return bucket
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """fake-gcs-server on a loopback port for the whole session."""
+    from tests.object_stores import fake_gcs_server
+
+    with fake_gcs_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def azurite_connection_string() -> Iterator[str]:
+    """Azurite's blob service on a loopback port for the whole session."""
+    from tests.object_stores import azurite
+
+    with azurite() as connection_string:
+        yield connection_string
+
+
+@pytest.fixture(params=["s3", "gcs", "azure"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> object:
+    """A fresh bucket on each real store in turn (S3 on moto, GCS on fake-gcs-server, Azure Blob on
+    Azurite), with an Airflow connection ``<name>_test`` reaching it."""
+    from tests import object_stores
+
+    conn_id = f"{request.param}_test"
+    if request.param == "s3":
+        endpoint = request.getfixturevalue("moto_endpoint")
+        uri, made = object_stores.s3_connection(endpoint), object_stores.s3_store(endpoint, conn_id)
+    elif request.param == "gcs":
+        endpoint = request.getfixturevalue("gcs_endpoint")
+        uri, made = object_stores.gcs_connection(endpoint), object_stores.gcs_store(endpoint, conn_id)
+    else:
+        connection = request.getfixturevalue("azurite_connection_string")
+        uri, made = object_stores.azure_connection(connection), object_stores.azure_store(connection, conn_id)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", uri)
+    return made

@@ -68,7 +68,7 @@ class _AlreadyThere(Exception):
 
 
 class GammaExportToObjectStorageOperator(BaseOperator):
-    """Download a Gamma generation's export and land it in object storage (S3, GCS, local files, ...).
+    """Download a Gamma generation's export and land it in object storage (S3, GCS, Azure Blob, local files, ...).
 
     The generation's current status is fetched first, so an export URL that expired since the
     generate task ran is replaced by a fresh one. The file is streamed straight into the destination
@@ -86,10 +86,11 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         :class:`~airflow_provider_gamma.operators.gamma.GammaGenerateOperator` returns (e.g.
         ``generate.output``). The generation must have been started with ``export_as``. Templated.
     :param dest: where to land the export: a URL (``s3://bucket/decks/{{ ds }}/deck.pptx``,
-        ``gs://...``, ``file:///...``: any scheme ``ObjectStoragePath`` knows), an absolute path, or an
+        ``gs://...``, ``abfs://container/...``, ``file:///...``: any scheme ``ObjectStoragePath`` knows), an absolute path, or an
         :class:`~airflow.sdk.ObjectStoragePath`. A string ending in ``/`` names a folder: the file is
         then called ``<gammaId>.<pdf|pptx|zip>``. Templated.
-    :param dest_conn_id: Airflow connection for the destination's filesystem (e.g. ``aws_default``);
+    :param dest_conn_id: Airflow connection for the destination's filesystem (e.g. ``aws_default``,
+        ``google_cloud_default``, an ``adls`` connection);
         wins over a connection in the URL (``s3://conn@bucket/key``). Templated.
     :param gamma_conn_id: the ``gamma`` connection. Templated.
     :param if_exists: what to do when the destination already holds the file: ``"overwrite"``

@@ -788,7 +788,7 @@ class AirflowCluster:
             if state in TERMINAL_TASK_STATES:
                 raise AirflowClusterError(
                     f"{dag_id}.{task_id} in {run_id} ended {state!r} while waiting for {sorted(wanted)}; "
-                    f"states seen: {seen}; task logs under {self.home / 'logs'}"
+                    f"states seen: {seen}; the end of its log:\n{self.task_log_tail(dag_id, run_id, task_id)}"
                 )
             if time.monotonic() > deadline:
                 raise AirflowClusterError(
@@ -796,6 +796,17 @@ class AirflowCluster:
                     f"states seen: {seen}"
                 )
             time.sleep(poll_interval)
+
+    def task_log_tail(self, dag_id: str, run_id: str, task_id: str, lines: int = 40) -> str:
+        """The last ``lines`` lines of the task's newest attempt log (what a failure report needs:
+        the cluster's home, and so the log, is gone when the test ends)."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        logs = [path for path in folder.rglob("attempt=*.log") if ".trigger." not in path.name]
+        attempts = sorted(logs, key=lambda path: path.stat().st_mtime)
+        if not attempts:
+            return f"(no task log under {folder})"
+        text = attempts[-1].read_text(errors="replace").splitlines()
+        return "\n".join(line[:2000] for line in text[-lines:])
 
     def wait_for_dag_run(
         self, dag_id: str, run_id: str, timeout: float = 120.0, *, poll_interval: float = 0.5
