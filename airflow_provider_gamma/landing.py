@@ -146,12 +146,24 @@ def uri_of(path: ObjectStoragePath) -> str:
 
 
 def openlineage_name(path: ObjectStoragePath) -> tuple[str, str]:
-    """OpenLineage ``(namespace, name)`` of a path: ``("s3://bucket", "key")``, ``("file", "/abs")``."""
+    """OpenLineage ``(namespace, name)`` of a path, as OpenLineage's naming spec has it:
+    ``("s3://bucket", "key")``, ``("gs://bucket", "key")``, ``("file", "/abs")``, and for Azure
+    ``("abfss://container@account.dfs.core.windows.net", "key")`` (the account read from the
+    filesystem; ``("abfs://container", "key")`` when it has none)."""
     protocol = protocol_of(path)
     if protocol in _LOCAL_PROTOCOLS:
         return "file", path.path
     bucket = path.bucket.rpartition("@")[2]  # Airflow 3.1 keeps "conn_id@" in the bucket
-    return (f"{protocol}://{bucket}", path.key) if bucket else (protocol, path.path)
+    if not bucket:
+        return protocol, path.path
+    if protocol in _AZURE_PROTOCOLS:
+        fs: Any = path.fs
+        account = getattr(fs, "account_name", None) or getattr(
+            getattr(fs, "service_client", None), "account_name", None
+        )
+        if account:
+            return f"abfss://{bucket}@{account}.dfs.core.windows.net", path.key
+    return f"{protocol}://{bucket}", path.key
 
 
 def guess_content_type(name: str) -> str | None:

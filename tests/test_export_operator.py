@@ -617,6 +617,47 @@ def test_generate_then_land_under_airflow_dags_test(
     assert os.path.getsize(tmp_path / landed_file) > 0
 
 
+@pytest.mark.e2e
+def test_openlineage_events_name_the_landed_file_as_output(
+    airflow_home: Path, gamma_connection: GammaEmulator, tmp_path: Path
+) -> None:
+    """The real OpenLineage provider, writing its events to a file: the land task's COMPLETE event
+    has the landed file as its one output dataset."""
+    airflow_cli = next(
+        module.airflow_cli for name, module in sys.modules.items() if name.rpartition(".")[2] == "conftest"
+    )
+    dest_dir, events_file = tmp_path / "decks", tmp_path / "openlineage.jsonl"
+    dag_file = airflow_home / "dags" / "gamma_export_e2e.py"
+    dag_file.parent.mkdir(exist_ok=True)
+    shutil.copy(DAGS / "gamma_export_e2e.py", dag_file)
+    transport = {"type": "file", "log_file_path": str(events_file), "append": True}
+    airflow_cli(
+        "dags",
+        "test",
+        "gamma_export_e2e",
+        "2026-01-12",
+        "-f",
+        str(dag_file),
+        env={
+            "GAMMA_EXPORT_TEST_DEST": f"file://{dest_dir}/",
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": "gamma-tests",
+        },
+    )
+    events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+    [complete] = [
+        e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] == "gamma_export_e2e.land"
+    ]
+    assert [(d["namespace"], d["name"]) for d in complete["outputs"]] == [
+        ("file", f"{dest_dir}/2026-01-12/weekly-report.pptx")
+    ]
+    assert complete["job"]["namespace"] == "gamma-tests"
+    [generation_id] = gamma_connection.generations
+    assert (dest_dir / "2026-01-12" / "weekly-report.pptx").read_bytes() == gamma_connection.export_bytes(
+        generation_id
+    )
+
+
 # --- new exports of a gamma: another format, or an existing gamma ----------------------------------
 
 

@@ -22,6 +22,12 @@ from airflow_provider_gamma.testing.exports import CONTENT_TYPES
 from tests.object_stores import Store
 from tests.test_export_operator import export_op, generation, run
 
+#: OpenLineage's naming spec for each store (Azure names the account: Azurite's development one).
+OPENLINEAGE_NAMESPACES = {
+    "s3": "s3://{}",
+    "gs": "gs://{}",
+    "abfs": "abfss://{}@devstoreaccount1.dfs.core.windows.net",
+}
 #: Spans several 8 MiB upload parts (S3 parts, Azure blocks, GCS resumable chunks).
 PADDING = 19 * 1024 * 1024
 
@@ -39,13 +45,14 @@ def padded_digest(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def test_lands_byte_for_byte_with_its_content_type_and_asset_event(
+def test_lands_byte_for_byte_with_its_content_type_asset_event_and_lineage(
     gamma_connection: GammaEmulator, store: Store
 ) -> None:
     gen = generation(gamma_connection)
     key = "decks/2026-01-05/weekly-report.pptx"
     asset = Asset(store.uri(key))
-    landed, events = run(export_op(generation_id=gen["generationId"], dest=store.dest(key), outlets=[asset]))
+    op = export_op(generation_id=gen["generationId"], dest=store.dest(key), outlets=[asset])
+    landed, events = run(op)
     data = gamma_connection.export_bytes(gen["generationId"])
     assert store.keys() == [key]
     assert store.read(key) == data
@@ -60,6 +67,8 @@ def test_lands_byte_for_byte_with_its_content_type_and_asset_event(
     ]
     assert events[asset].extra["uris"] == [store.uri(key)]
     assert store.staged() == []
+    [output] = op.get_openlineage_facets_on_complete(None).outputs
+    assert (output.namespace, output.name) == (OPENLINEAGE_NAMESPACES[store.scheme].format(store.bucket), key)
 
 
 def test_an_export_of_several_parts_lands_whole(padded_emulator: GammaEmulator, store: Store) -> None:
