@@ -702,9 +702,18 @@ class RateBudget:
     to learn whether the window has refilled, and the other pollers wait. A 429 pauses everybody for
     its ``Retry-After``.
 
+    Other processes on the same key (a second triggerer, a worker) spend the same windows. Between two
+    answers Gamma's count falls by what everybody sent; what it falls beyond this process's own
+    requests in between is the others' spending. The budget keeps a decaying tally of both and spends
+    only its own share of what is left (with two equally busy triggerers, half each), so the processes
+    together stay inside the window without ever talking to each other.
+
     :param reserve: fraction of each window's limit left unspent, for other clients of the same key.
     :param probe_interval: seconds between probes while the budget is spent.
     """
+
+    #: How much of the tally each new pair of answers keeps: about the last 20 pairs count.
+    TALLY_DECAY = 0.95
 
     def __init__(self, *, reserve: float = 0.05, probe_interval: float = 1.0) -> None:
         self.reserve = reserve
@@ -715,6 +724,9 @@ class RateBudget:
         self._newest_seen = -1
         self._paused_until = -math.inf
         self._next_probe = -math.inf
+        self._last_count: tuple[int, int] | None = None  # (window limit, remaining) of the newest answer
+        self._own_tally = 0.0
+        self._others_tally = 0.0
 
     def acquire(self, now: float) -> tuple[int, float]:
         """``(ticket, 0.0)`` when a request may go now, else ``(-1, seconds to wait before asking again)``."""
@@ -739,7 +751,8 @@ class RateBudget:
         self._in_flight -= 1
         if ticket <= self._newest_seen:
             return
-        self._newest_seen = ticket
+        own_since, self._newest_seen = ticket - self._newest_seen, ticket
+        self._tally(own_since, rate_limit)
         windows = (
             (rate_limit.remaining_burst, rate_limit.limit_burst),
             (rate_limit.remaining_hourly, rate_limit.limit_hourly),
@@ -750,7 +763,29 @@ class RateBudget:
             if remaining is not None:
                 floor = max(1.0, self.reserve * limit) if limit else 1.0
                 allowance = min(allowance, remaining - floor)
-        self._allowance = allowance - self._in_flight
+        self._allowance = allowance * (1.0 - self.others_share) - self._in_flight
+
+    @property
+    def others_share(self) -> float:
+        """The inferred fraction of the key's recent requests that other processes sent (0 to 1)."""
+        total = self._own_tally + self._others_tally
+        return self._others_tally / total if total > 0 else 0.0
+
+    def _tally(self, own_since: int, rate_limit: RateLimit) -> None:
+        """Split how far Gamma's count fell since the previous answer into ours and the others'."""
+        for remaining, limit in (
+            (rate_limit.remaining_burst, rate_limit.limit_burst),
+            (rate_limit.remaining_hourly, rate_limit.limit_hourly),
+        ):
+            if remaining is None:
+                continue
+            previous, self._last_count = self._last_count, (limit or 0, remaining)
+            if previous is None or previous[0] != (limit or 0) or not 0 < remaining <= previous[1]:
+                return  # the first answer, another window, a refill, or an empty window: no evidence
+            fell = previous[1] - remaining
+            self._own_tally = self._own_tally * self.TALLY_DECAY + own_since
+            self._others_tally = self._others_tally * self.TALLY_DECAY + max(0, fell - own_since)
+            return
 
     def pause(self, seconds: float, now: float) -> None:
         """Send nothing for ``seconds`` (Gamma answered 429)."""

@@ -279,3 +279,43 @@ def test_rate_budget_pause_holds_everyone():
     budget.pause(5.0, now=10.0)
     assert budget.acquire(12.0) == (-1, 3.0)
     assert budget.acquire(15.0)[1] == 0.0
+
+
+def _share_one_key(processes: int, seconds: float = 60.0) -> tuple[int, int, list[float]]:
+    """Greedy pollers in ``processes`` processes, each with its own RateBudget, on one key whose
+    burst window allows 100 requests per 10 s; every answer takes 0.2 s. Returns (requests Gamma
+    counted, requests refused with 429, each budget's inferred ``others_share``)."""
+    limit, window, latency, step = 100, 10.0, 0.2, 0.01
+    budgets = [protocol.RateBudget(reserve=0.0, probe_interval=1.0) for _ in range(processes)]
+    remaining, counted, refused = limit, 0, 0
+    answers: list[tuple[float, int, int, int]] = []  # (due, process, ticket, remaining then)
+    for tick in range(int(seconds / step)):
+        now = tick * step
+        if tick % int(window / step) == 0:
+            remaining = limit
+        for due, process, ticket, left in [a for a in answers if a[0] <= now]:
+            answers.remove((due, process, ticket, left))
+            budgets[process].observe(ticket, protocol.RateLimit(remaining_burst=left, limit_burst=limit))
+        for process, budget in enumerate(budgets):  # each process wants 100 requests a second
+            ticket, wait = budget.acquire(now)
+            if not wait:
+                if remaining == 0:
+                    refused += 1
+                else:
+                    remaining -= 1
+                    counted += 1
+                answers.append((now + latency, process, ticket, remaining))
+    return counted, refused, [budget.others_share for budget in budgets]
+
+
+def test_budgets_of_several_processes_infer_each_others_spending_and_stay_inside_the_window():
+    alone_counted, alone_refused, [alone_share] = _share_one_key(1)
+    assert alone_refused <= 60  # a spent budget's probes (one a second) are refused until the refill
+    assert alone_share == 0.0
+    for processes in (2, 3):
+        counted, refused, shares = _share_one_key(processes)
+        # Only the probes are refused (without the inference: 225 with 2 processes, 401 with 3).
+        assert refused <= processes * 60, (processes, refused)
+        assert counted >= 0.9 * alone_counted  # the window is still used, not starved
+        for share in shares:
+            assert share == pytest.approx((processes - 1) / processes, abs=0.15)
