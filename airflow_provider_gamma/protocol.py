@@ -705,15 +705,17 @@ class RateBudget:
     Other processes on the same key (a second triggerer, a worker) spend the same windows. Between two
     answers Gamma's count falls by what everybody sent; what it falls beyond this process's own
     requests in between is the others' spending. The budget keeps a decaying tally of both and spends
-    only its own share of what is left (with two equally busy triggerers, half each), so the processes
-    together stay inside the window without ever talking to each other.
+    only its own share of what is left (with two equally busy triggerers, half each), and probes a spent
+    window at its share of the probe rate, so the processes together stay inside the window without
+    ever talking to each other.
 
     :param reserve: fraction of each window's limit left unspent, for other clients of the same key.
-    :param probe_interval: seconds between probes while the budget is spent.
+    :param probe_interval: seconds between probes while the budget is spent (of all processes
+        together: each probes at its share of that rate).
     """
 
-    #: How much of the tally each new pair of answers keeps: about the last 20 pairs count.
-    TALLY_DECAY = 0.95
+    #: The tally remembers about this many windows' worth of requests (older ones fade out).
+    TALLY_MEMORY_WINDOWS = 1.0
 
     def __init__(self, *, reserve: float = 0.05, probe_interval: float = 1.0) -> None:
         self.reserve = reserve
@@ -735,7 +737,8 @@ class RateBudget:
         if self._allowance < 1:
             if now < self._next_probe:
                 return -1, self._next_probe - now
-            self._next_probe = now + self.probe_interval
+            # The others probe too: together, one probe per ``probe_interval``.
+            self._next_probe = now + self.probe_interval / max(0.1, 1.0 - self.others_share)
         self._allowance -= 1
         self._in_flight += 1
         ticket = self._issued
@@ -783,8 +786,11 @@ class RateBudget:
             if previous is None or previous[0] != (limit or 0) or not 0 < remaining <= previous[1]:
                 return  # the first answer, another window, a refill, or an empty window: no evidence
             fell = previous[1] - remaining
-            self._own_tally = self._own_tally * self.TALLY_DECAY + own_since
-            self._others_tally = self._others_tally * self.TALLY_DECAY + max(0, fell - own_since)
+            # Fade by requests counted, not by answers: a burst of our own answers must not wash out
+            # what the others spent just before it.
+            keep = math.exp(-fell / (self.TALLY_MEMORY_WINDOWS * max(1, limit or 0, previous[1])))
+            self._own_tally = self._own_tally * keep + own_since
+            self._others_tally = self._others_tally * keep + max(0, fell - own_since)
             return
 
     def pause(self, seconds: float, now: float) -> None:

@@ -314,8 +314,9 @@ def test_budgets_of_several_processes_infer_each_others_spending_and_stay_inside
     assert alone_share == 0.0
     for processes in (2, 3):
         counted, refused, shares = _share_one_key(processes)
-        # Only the probes are refused (without the inference: 225 with 2 processes, 401 with 3).
-        assert refused <= processes * 60, (processes, refused)
+        # Only the probes are refused, together no more than one process's (without the inference:
+        # 225 with 2 processes, 401 with 3; probing at one a second each: 104 and 159).
+        assert refused <= 60, (processes, refused)
         assert counted >= 0.9 * alone_counted  # the window is still used, not starved
         for share in shares:
             assert share == pytest.approx((processes - 1) / processes, abs=0.15)
