@@ -7,6 +7,8 @@ Phases (only phase 3 is measured):
 1. imports, ``AIRFLOW_CONN_GAMMA_DEFAULT`` already set by the parent, one un-measured warm-up watch of
    a 0.1 s generation (lazy imports, connection lookup, first-use caches are one-off costs in a
    long-running triggerer);
+   With ``start_at`` (a ``time.time()`` value), the child then waits until that moment, so several
+   children sharing one emulator (bench_shared_key.py) create and watch at the same time;
 2. ``n`` generations are created with ``POST /v1.0/generations`` on a throwaway session (at most
    ``create_rate`` per second when given, retrying 429s after ``Retry-After``), then that session is
    closed and garbage collected;
@@ -18,6 +20,10 @@ Phases (only phase 3 is measured):
    process, counted by wrapping ``asyncio.BaseEventLoop.create_connection``; aiohttp opens every
    connection through it), polls sent (client side) and each generation's detection time
    (``time.monotonic``, the same system-wide clock as the emulator's ``ready_at``).
+
+Every rate budget's inferred share of other processes' spending (``RateBudget.others_share``) is
+recorded after each answer; with ``assume_alone`` it is forced to 0 (each process behaves as if it
+were the key's only user: the baseline of bench_shared_key.py).
 
 Variants:
 
@@ -130,12 +136,38 @@ def _session_per_poll_trigger_class() -> type:
     return SessionPerPollTrigger
 
 
+def _instrument_rate_budget(*, assume_alone: bool) -> list[float]:
+    """Record the share of the key's spending each budget infers other processes took, after every
+    answer; with ``assume_alone`` the budget never infers any (the baseline of bench_shared_key.py)."""
+    from airflow_provider_gamma.protocol import RateBudget
+
+    shares: list[float] = []
+    observe = RateBudget.observe
+
+    def recording(self: RateBudget, ticket: int, rate_limit: Any) -> None:
+        observe(self, ticket, rate_limit)
+        shares.append(self.others_share)
+
+    RateBudget.observe = recording  # type: ignore[method-assign]
+    if assume_alone:
+        RateBudget.others_share = property(lambda self: 0.0)  # type: ignore[assignment,method-assign]
+    return shares
+
+
+def _share_summary(shares: list[float]) -> dict[str, float] | None:
+    """The inferred share while every process is busy: the middle half of the answers (the first
+    ones come before any evidence, the last ones while the other processes may have finished)."""
+    settled = shares[len(shares) // 4 : len(shares) * 3 // 4]
+    return {"mean": sum(settled) / len(settled), "last": settled[-1]} if settled else None
+
+
 async def _main(params: dict[str, Any]) -> dict[str, Any]:
     import aiohttp
     from airflow.triggers.base import TriggerEvent
 
     from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
 
+    shares = _instrument_rate_budget(assume_alone=params.get("assume_alone", False))
     variant: str = params["variant"]
     n: int = params["n"]
     interval: float = params["interval"]
@@ -191,6 +223,10 @@ async def _main(params: dict[str, Any]) -> dict[str, Any]:
         )
     await asyncio.sleep(0.2)
     await asyncio.wait_for(make_watch(warm_id, time.time() + 30), timeout=60)
+    # several children sharing one emulator begin creating at the same moment
+    late_s = time.time() - params.get("start_at", 0.0)
+    if late_s < 0:
+        await asyncio.sleep(-late_s)
 
     # 2. create the generations (not measured)
     created_at = time.monotonic()
@@ -277,6 +313,8 @@ async def _main(params: dict[str, Any]) -> dict[str, Any]:
         "timed_out": timed_out,
         "detected": detected,
         "warm_id": warm_id,
+        "late_s": max(0.0, late_s) if "start_at" in params else None,
+        "others_share": _share_summary(shares),
     }
 
 
