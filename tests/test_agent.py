@@ -137,6 +137,10 @@ def test_agent_defaults_are_tuned_for_longer_runs() -> None:
     assert op.first_poll_delay == AGENT_FIRST_POLL_DELAY == 30
     assert op.poll_interval == 10
     assert op.timeout == 3600
+    # a lost POST's deck is looked for as long as the run may take, not the classic 30 minutes
+    assert op.reconcile_window == 3600
+    assert GammaAgentGenerateOperator(task_id="t", prompt="p", timeout=600).reconcile_window == 600
+    assert GammaAgentGenerateOperator(task_id="t", prompt="p", reconcile_window=90).reconcile_window == 90
 
 
 def test_deferred_agent_runs_share_the_one_trigger(gamma_connection) -> None:

@@ -40,8 +40,6 @@ XCOM_GAMMA_URL = "gamma_url"
 XCOM_SUBMISSION = "gamma_submission"
 #: No Gamma generation completes in under ten seconds, so the trigger spends no poll before then.
 DEFAULT_FIRST_POLL_DELAY = 10.0
-#: How long an uncertain POST's deck is looked for before concluding that Gamma created none.
-DEFAULT_RECONCILE_WINDOW = timedelta(minutes=10)
 #: Uncertain POSTs that found nothing and were sent again, at most, before giving up.
 MAX_RESUBMITS = 2
 
@@ -92,7 +90,7 @@ class _GammaGenerationOperator(BaseOperator):
         resubmit_failed: bool = False,
         title: str | None = None,
         reconcile: bool = True,
-        reconcile_window: float | timedelta = DEFAULT_RECONCILE_WINDOW,
+        reconcile_window: float | timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -115,7 +113,12 @@ class _GammaGenerationOperator(BaseOperator):
         self.resubmit_failed = resubmit_failed
         self.title = title
         self.reconcile = reconcile
-        self.reconcile_window = parameters.seconds(reconcile_window, "reconcile_window")
+        # A deck may show in Gamma's search only once complete: look for it as long as it may take.
+        self.reconcile_window = (
+            self.timeout
+            if reconcile_window is None
+            else parameters.seconds(reconcile_window, "reconcile_window")
+        )
         self._started = time.monotonic()
 
     @cached_property
@@ -512,9 +515,10 @@ class GammaGenerateOperator(_GammaGenerationOperator):
         not report for it); not found within ``reconcile_window``, the request is sent again. With
         ``False`` the title is left alone and such a POST fails the task without a retry.
     :param reconcile_window: how long to look for the deck of an uncertain POST (seconds or
-        timedelta; default 10 minutes) before concluding Gamma created none. A deck that takes longer
-        than this to appear in Gamma's search would be paid for twice: raise it for long decks.
-        Deferred tasks wait between lookups in the triggerer.
+        timedelta) before concluding Gamma created none; by default as long as ``timeout``, since a
+        deck may appear in Gamma's search only once it is complete. A deck that appears later than
+        this would be paid for twice; lower it only for decks known to be quick, to resubmit sooner
+        when Gamma created nothing. Deferred tasks wait between lookups in the triggerer.
     """
 
     template_fields: Sequence[str] = (
