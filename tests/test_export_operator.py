@@ -716,11 +716,27 @@ def test_a_reconciled_deck_is_exported_in_the_format_asked_here(
         ({}, "exactly one of them"),
         ({"generation_id": "gen_1", "export_as": "gif"}, "pdf, pptx, png"),
         ({"gamma_id": " ", "export_as": "pdf"}, "must be a gamma id"),
+        ({"gamma_id": "{{ params.gamma }}"}, "needs export_as"),
     ],
 )
 def test_bad_new_export_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(GammaParameterError, match=message):
         export_op(dest="/tmp/deck.pdf", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("gamma_id", "export_as", "message"),
+    [("g_1", "PDF", "pdf, pptx, png"), ("", "pdf", "must be a gamma id")],
+)
+def test_bad_rendered_export_arguments_fail_before_any_request(
+    gamma_connection: GammaEmulator, tmp_path: Path, gamma_id: str, export_as: str, message: str
+) -> None:
+    op = export_op(gamma_id="{{ params.gamma }}", export_as="{{ params.format }}", dest=f"{tmp_path}/deck")
+    op.gamma_id, op.export_as = gamma_id, export_as  # as Airflow renders them
+    with pytest.raises(GammaParameterError, match=message):
+        run(op)
+    assert gamma_connection.requests == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_deferrable_new_export_waits_in_the_triggerer_then_lands(

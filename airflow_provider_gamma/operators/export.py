@@ -45,6 +45,22 @@ class GammaExportExistsError(GammaExportError, AirflowFailException):
     """``if_exists="fail"`` and something is already at the destination."""
 
 
+def _check_gamma_export(gamma_id: Any, export_as: Any) -> None:
+    """``gamma_id`` and ``export_as`` as given, or as rendered; a template not yet rendered passes."""
+    literal = gamma_id is not None and not is_unresolved(gamma_id)
+    if literal and (not isinstance(gamma_id, str) or not gamma_id.strip()):
+        raise GammaParameterError(f"Invalid Gamma parameter gamma_id={gamma_id!r}: must be a gamma id")
+    if gamma_id is not None and export_as is None:
+        raise GammaParameterError(
+            "Invalid Gamma parameter export_as=None: exporting an existing gamma (gamma_id) needs "
+            f"export_as, one of {', '.join(EXPORT_FORMATS)}"
+        )
+    if export_as is not None and not is_unresolved(export_as) and export_as not in EXPORT_FORMATS:
+        raise GammaParameterError(
+            f"Invalid Gamma parameter export_as={export_as!r}: must be one of {', '.join(EXPORT_FORMATS)}"
+        )
+
+
 @dataclass(frozen=True)
 class _Deck:
     """What to export: a generation (by its id), or a gamma found by its reference (by its file id)."""
@@ -84,9 +100,11 @@ class GammaExportToObjectStorageOperator(BaseOperator):
 
     :param generation_id: the generation to export: its id, or the dict a
         :class:`~airflow_provider_gamma.operators.gamma.GammaGenerateOperator` returns (e.g.
-        ``generate.output``). The generation must have been started with ``export_as``. Templated.
+        ``generate.output``). Its own export is landed when it was started with ``export_as``;
+        with ``export_as`` given here, a new export of its gamma in that format. Templated.
     :param dest: where to land the export: a URL (``s3://bucket/decks/{{ ds }}/deck.pptx``,
-        ``gs://...``, ``abfs://container/...``, ``file:///...``: any scheme ``ObjectStoragePath`` knows), an absolute path, or an
+        ``gs://...``, ``abfs://container/...``, ``file:///...``: any scheme ``ObjectStoragePath``
+        knows), an absolute path, or an
         :class:`~airflow.sdk.ObjectStoragePath`. A string ending in ``/`` names a folder: the file is
         then called ``<gammaId>.<pdf|pptx|zip>``. Templated.
     :param dest_conn_id: Airflow connection for the destination's filesystem (e.g. ``aws_default``,
@@ -158,20 +176,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 f"Invalid Gamma parameters generation_id={generation_id!r}, gamma_id={gamma_id!r}: give "
                 "exactly one of them"
             )
-        if gamma_id is not None and not is_unresolved(gamma_id):
-            if not isinstance(gamma_id, str) or not gamma_id.strip():
-                raise GammaParameterError(
-                    f"Invalid Gamma parameter gamma_id={gamma_id!r}: must be a gamma id"
-                )
-            if export_as is None:
-                raise GammaParameterError(
-                    "Invalid Gamma parameter export_as=None: exporting an existing gamma (gamma_id) needs "
-                    f"export_as, one of {', '.join(EXPORT_FORMATS)}"
-                )
-        if export_as is not None and not is_unresolved(export_as) and export_as not in EXPORT_FORMATS:
-            raise GammaParameterError(
-                f"Invalid Gamma parameter export_as={export_as!r}: must be one of {', '.join(EXPORT_FORMATS)}"
-            )
+        _check_gamma_export(gamma_id, export_as)
         if if_exists not in IF_EXISTS_MODES:
             raise GammaParameterError(
                 f"Invalid Gamma parameter if_exists={if_exists!r}: must be one of {', '.join(IF_EXISTS_MODES)}"
@@ -252,6 +257,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         return landed
 
     def _source(self) -> _Deck:
+        _check_gamma_export(self.gamma_id, self.export_as)  # again, as rendered
         deck = self._what_was_given()
         if self.export_as is not None and deck.generation_id is not None:
             return _Deck(deck.generation_id, deck.gamma_id, str(self.export_as), fresh=True)
@@ -310,7 +316,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
     def _exported_gamma(self, deck: _Deck, *, may_defer: bool = False) -> Generation:
         """A fresh export of an existing gamma, shaped like a completed generation with ``exportUrl``.
 
-        Exports bill nothing, so a retry or a refresh simply asks for another one.
+        A retry or a refresh simply asks for another one: Gamma documents no charge for an export.
         """
         assert deck.gamma_id is not None
         assert deck.export_as is not None

@@ -276,8 +276,9 @@ class GammaGenerationTrigger(_GammaJobTrigger):
 class GammaExportTrigger(_GammaJobTrigger):
     """Poll an export of a gamma (``GET /v1.0/exports/{id}``) until it ends, then yield one event:
     ``status`` as for :class:`GammaGenerationTrigger`, with ``export_id``, a ``message`` and the last
-    ``export`` seen (``exportUrl`` once completed). Exports bill nothing, so a restarted trigger, or a
-    retry that requests a new export, costs no credits.
+    ``export`` seen (``exportUrl`` once completed). A restarted trigger watches the same export; a
+    retry requests a new one (Gamma's pricing charges for cards and images, and documents no charge
+    for an export).
 
     :param export_id: the export to watch (from ``POST /v1.0/gammas/{id}/export``).
 
