@@ -271,15 +271,17 @@ class StagedObject:
             except Exception:
                 log.warning("Could not abort the upload to %s", uri_of(self.path), exc_info=True)
             return
-        # close() before discard(): closing a discarded s3fs file would start a new, orphaned upload.
-        with contextlib.suppress(Exception):
-            self._file.close()
         try:
             if self._deferred:
+                # Not close() first: that would send the buffered bytes only to delete them.
                 self._file.discard()  # type: ignore[attr-defined]
+                self._file.closed = True  # type: ignore[misc]  # a later close() would upload anew
                 self._forget()
-            elif self._temp is not None and self._fs.exists(self._temp):
-                self._fs.rm(self._temp)
+            else:
+                with contextlib.suppress(Exception):
+                    self._file.close()
+                if self._temp is not None and self._fs.exists(self._temp):
+                    self._fs.rm(self._temp)
         except Exception:
             log.warning("Could not clean up the partial write for %s", uri_of(self.path), exc_info=True)
 

@@ -39,7 +39,8 @@ class Store:
     :param conn_id: the Airflow connection that reaches the store.
     :param keys: names of the committed objects in the bucket, sorted.
     :param staged: names with bytes staged but not committed (S3 multipart uploads, Azure
-        uncommitted blocks). GCS cannot list its open resumable uploads: always empty there.
+        uncommitted blocks, GCS resumable uploads this process opened and neither finalized nor
+        cancelled: GCS cannot list them, and a status query would finalize one on fake-gcs-server).
     :param read: an object's bytes.
     :param content_type: an object's stored content type.
     """
@@ -133,6 +134,38 @@ def gcs_connection(endpoint: str) -> str:
     )
 
 
+#: Resumable uploads gcsfs opened in this process and not yet finalized or cancelled: location -> (bucket, key)
+_GCS_SESSIONS: dict[str, tuple[str, str]] = {}
+
+
+def _track_gcs_sessions() -> None:
+    """Watch gcsfs's requests: a session opens with ``initiate_upload`` and ends with its final chunk
+    (``Content-Range: bytes a-b/total``) or an answered ``DELETE``."""
+    import gcsfs.core
+    from fsspec.asyn import sync_wrapper
+
+    if getattr(gcsfs.core, "_sessions_tracked", False):
+        return
+    initiate, call = gcsfs.core.initiate_upload, gcsfs.core.GCSFileSystem._call
+
+    async def initiate_upload(fs: Any, bucket: str, key: str, *args: Any, **kwargs: Any) -> Any:
+        location = await initiate(fs, bucket, key, *args, **kwargs)
+        _GCS_SESSIONS[str(location)] = (bucket, key)
+        return location
+
+    async def tracked_call(self: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        answer = await call(self, method, path, *args, **kwargs)
+        content_range = (kwargs.get("headers") or {}).get("Content-Range", "")
+        if path in _GCS_SESSIONS and (method == "DELETE" or not content_range.endswith("/*")):
+            del _GCS_SESSIONS[path]
+        return answer
+
+    gcsfs.core.initiate_upload = initiate_upload
+    gcsfs.core.GCSFileSystem._call = tracked_call
+    gcsfs.core.GCSFileSystem.call = sync_wrapper(tracked_call)  # the sync call wraps _call itself
+    gcsfs.core._sessions_tracked = True
+
+
 def gcs_store(endpoint: str, conn_id: str) -> Store:
     bucket = f"decks-{uuid.uuid4().hex[:12]}"
     api = f"{endpoint}/storage/v1/b"
@@ -163,12 +196,17 @@ def gcs_store(endpoint: str, conn_id: str) -> Store:
             timeout=10,
         ).raise_for_status()
 
+    _track_gcs_sessions()
+
+    def staged() -> list[str]:
+        return sorted(key for in_bucket, key in _GCS_SESSIONS.values() if in_bucket == bucket)
+
     return Store(
         scheme="gs",
         bucket=bucket,
         conn_id=conn_id,
         keys=keys,
-        staged=list,
+        staged=staged,
         read=read,
         content_type=lambda key: metadata(key).get("contentType"),
         put=put,
