@@ -13,7 +13,7 @@ import time
 import pytest
 
 from airflow_provider_gamma.hooks.gamma import GammaHook
-from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
+from airflow_provider_gamma.triggers.gamma import GammaExportTrigger, GammaGenerationTrigger
 
 POLLS = "/v1.0/generations/"
 
@@ -33,13 +33,18 @@ def start(emu, text="Weekly numbers", **options):
     return GammaHook().create_generation(text, **options)
 
 
-def test_serialize_round_trip_is_plain_json_without_the_key(gamma_connection):
-    trigger = GammaGenerationTrigger("gen_1", "gamma_default", poll_interval=2, end_time=1_900_000_000.5)
+@pytest.mark.parametrize("trigger_class", [GammaGenerationTrigger, GammaExportTrigger])
+def test_serialize_round_trip_is_plain_json_without_the_key(gamma_connection, trigger_class):
+    trigger = trigger_class(
+        "job_1", "gamma_default", poll_interval=2, end_time=1_900_000_000.5, first_poll_delay=3
+    )
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_provider_gamma.triggers.gamma.GammaGenerationTrigger"
+    assert classpath == f"airflow_provider_gamma.triggers.gamma.{trigger_class.__name__}"
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert gamma_connection.api_key not in json.dumps(kwargs)
-    again = GammaGenerationTrigger(**kwargs)
+    assert "job_1" in kwargs.values()
+    assert kwargs["first_poll_delay"] == 3
+    again = trigger_class(**kwargs)
     assert again.serialize() == (classpath, kwargs)
 
 
