@@ -9,6 +9,9 @@ so Airflow fails the task at once instead of burning retries (and credits) on th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from airflow_provider_gamma._compat import AirflowException, AirflowFailException
 
 
@@ -131,3 +134,17 @@ class GammaGenerationTimeoutError(GammaError):
 
 class GammaExportError(GammaError):
     """Downloading or landing an export failed; nothing was left at the destination."""
+
+
+def error_from_event(event: Mapping[str, Any], message: str) -> GammaError:
+    """The error a trigger's ``error`` event reports, as the class the worker would have raised, so an
+    unknown id or a refused key fails the task at once in the triggerer too, instead of burning its
+    retries; an event without a known class (an older trigger's) is a plain, retryable
+    :class:`GammaError`."""
+    found = globals().get(str(event.get("error_type")))
+    if isinstance(found, type) and issubclass(found, GammaError):
+        try:
+            return found(message)
+        except TypeError:  # a class that needs more than a message
+            pass
+    return GammaError(message)

@@ -360,3 +360,39 @@ def test_kwargs_that_would_spin_or_overflow_are_refused(kwargs, named):
 
     with pytest.raises(GammaParameterError, match=named):
         GammaGenerationTrigger("gen_1", **kwargs)
+
+
+async def test_an_error_event_fails_the_task_as_the_worker_would(gamma_connection, tmp_path):
+    """An unknown id seen by the triggerer fails the resumed task without retries (as in the worker);
+    a trigger that gave up on transient errors leaves the task its retries."""
+    from airflow_provider_gamma._compat import AirflowFailException
+    from airflow_provider_gamma.exceptions import GammaError, GammaNotFoundError
+    from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+    from airflow_provider_gamma.sensors.gamma import GammaGenerationSensor
+
+    [unknown] = await events_of(GammaGenerationTrigger("nope", poll_interval=0.05))
+    assert unknown.payload["error_type"] == "GammaNotFoundError"
+    [unknown_export] = await events_of(GammaExportTrigger("exp_nope", poll_interval=0.05))
+    assert unknown_export.payload["status"] == "error"
+
+    generate = GammaGenerateOperator(task_id="g", input_text="x")
+    sensor = GammaGenerationSensor(task_id="s", generation_id="nope")
+    land = GammaExportToObjectStorageOperator(
+        task_id="e", gamma_id="g_1", export_as="pdf", dest=f"{tmp_path}/"
+    )
+    for resume, event in (
+        (generate.execute_complete, unknown.payload),
+        (sensor.execute_complete, unknown.payload),
+        (land.execute_complete, unknown_export.payload),
+    ):
+        with pytest.raises(GammaNotFoundError, match="404") as caught:
+            resume({}, event)
+        assert isinstance(caught.value, AirflowFailException)
+
+    gave_up = dict(unknown.payload, error_type="GammaServerError", message="gave up after 11 failed polls")
+    without_type = {k: v for k, v in unknown.payload.items() if k != "error_type"}
+    for event in (gave_up, without_type):
+        with pytest.raises(GammaError, match="failed") as caught:
+            generate.execute_complete({}, event)
+        assert not isinstance(caught.value, AirflowFailException)

@@ -21,7 +21,12 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 from airflow_provider_gamma import landing, parameters
 from airflow_provider_gamma._compat import AirflowFailException, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
-from airflow_provider_gamma.exceptions import GammaError, GammaExportError, GammaParameterError
+from airflow_provider_gamma.exceptions import (
+    GammaError,
+    GammaExportError,
+    GammaParameterError,
+    error_from_event,
+)
 from airflow_provider_gamma.hooks.gamma import ExportDownload, GammaHook
 from airflow_provider_gamma.landing import LandedObject, StagedObject, UnpackLimits
 from airflow_provider_gamma.operators.gamma import generation_failure
@@ -227,6 +232,8 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
             raise GammaError(f"Unexpected event from GammaExportTrigger: {event!r}")
         export = event.get("export")
+        if event["status"] == "error":
+            raise error_from_event(event, f"{event.get('message')}; nothing was landed")
         if event["status"] != "success" or not isinstance(export, Mapping) or not export.get("exportUrl"):
             raise GammaExportError(f"{event.get('message')}; nothing was landed")
         return self._land(context, cast(Export, export))

@@ -21,6 +21,7 @@ from airflow_provider_gamma.exceptions import (
     GammaParameterError,
     GammaSubmissionUncertainError,
     GammaValidationError,
+    error_from_event,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.protocol import (
@@ -428,7 +429,7 @@ class _GammaGenerationOperator(BaseOperator):
                 generation_id=generation_id,
             )
         if event["status"] == "error":
-            raise GammaError(f"Watching generation {generation_id} failed: {event['message']}")
+            raise error_from_event(event, f"Watching generation {generation_id} failed: {event['message']}")
         return self._finish(context, generation)
 
     def _finish(self, context: Context, generation: Generation) -> Generation:

@@ -14,7 +14,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow_provider_gamma import parameters
 from airflow_provider_gamma._compat import AirflowSensorTimeout, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
-from airflow_provider_gamma.exceptions import GammaError, GammaParameterError
+from airflow_provider_gamma.exceptions import GammaError, GammaParameterError, error_from_event
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.operators.gamma import generation_failure
 from airflow_provider_gamma.parameters import is_unresolved
@@ -108,4 +108,4 @@ class GammaGenerationSensor(BaseSensorOperator):
             raise generation_failure(generation)
         if event["status"] == "timeout":
             raise AirflowSensorTimeout(event["message"])
-        raise GammaError(f"Watching generation {self.generation_id} failed: {event['message']}")
+        raise error_from_event(event, f"Watching generation {self.generation_id} failed: {event['message']}")

@@ -117,10 +117,13 @@ class _GammaJobTrigger(BaseTrigger):
     def _failure(job: Any) -> str:
         raise NotImplementedError
 
-    def _event(self, status: EventStatus, message: str, job: Any = None) -> TriggerEvent:
-        return TriggerEvent(
-            {"status": status, self._id_name: self.job_id, "message": message, self._job_name: job}
-        )
+    def _event(
+        self, status: EventStatus, message: str, job: Any = None, error: GammaError | None = None
+    ) -> TriggerEvent:
+        payload = {"status": status, self._id_name: self.job_id, "message": message, self._job_name: job}
+        if error is not None:  # so the task raises what the worker would have (see error_from_event)
+            payload["error_type"] = type(error).__name__
+        return TriggerEvent(payload)
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -143,9 +146,9 @@ class _GammaJobTrigger(BaseTrigger):
                     raise
                 event = await self._watch(hook, 0.0, refused.job)
         except _KeyRefused as refused:
-            event = self._event("error", str(refused.error), refused.job)
+            event = self._event("error", str(refused.error), refused.job, refused.error)
         except GammaError as error:  # the connection itself is unusable (no key, bad URL)
-            event = self._event("error", str(error))
+            event = self._event("error", str(error), error=error)
         yield event
 
     async def _watch(self, hook: GammaHook, delay: float, job: Any) -> TriggerEvent:
@@ -172,12 +175,12 @@ class _GammaJobTrigger(BaseTrigger):
                 if isinstance(error, GammaAuthenticationError):
                     raise _KeyRefused(error, hook.settings.api_key, job) from error
                 if not protocol.is_transient(error):
-                    return self._event("error", str(error), job)
+                    return self._event("error", str(error), job, error)
                 if not isinstance(error, GammaRateLimitError):
                     errors_in_a_row += 1
                 if errors_in_a_row > self.max_consecutive_errors:
                     return self._event(
-                        "error", f"gave up after {errors_in_a_row} failed polls in a row: {error}", job
+                        "error", f"gave up after {errors_in_a_row} failed polls in a row: {error}", job, error
                     )
                 delay = policy.delay(request, 1 + errors_in_a_row, error) or policy.max_backoff
                 self.log.warning(
