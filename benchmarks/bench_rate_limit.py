@@ -47,9 +47,10 @@ from bench_triggers import run_variant
 VARIANTS = (("ours", "ours"), ("floor", "fixed 5 s, no pacing"))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = cli(__doc__, argv)
-    if args.tiny:
+def over_subscribed(tiny: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The benchmark's parameters and emulator settings: ``n`` watchers wanting 4x the burst ceiling
+    (bench_shared_key.py splits the same load between processes)."""
+    if tiny:
         params: dict[str, Any] = {
             "n": 20,
             "gen_s": 4.0,
@@ -82,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hourly_limit": 100_000_000,
         "daily_limit": 100_000_000,
     }
+    return params, emulator_kwargs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = cli(__doc__, argv)
+    params, emulator_kwargs = over_subscribed(args.tiny)
     started = time.perf_counter()
     result = ModuleResult("rate_limit", dict(params, emulator=emulator_kwargs))
     runs: dict[str, dict[str, Any]] = {}

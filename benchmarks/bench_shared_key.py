@@ -27,8 +27,8 @@ generation's ``ready_at`` in the emulator; same system-wide clock; target: withi
 spending each process inferred the others took, over the middle half of its answers (context;
 ``(k-1)/k`` when the processes are equally busy).
 
-Full size: n=1000, gen_s=40, interval=5, about 2 minutes per variant. ``--tiny`` (a smoke test of
-the machinery, not of the limit): n=24, gen_s=4, interval 0.25 s, 200 requests per 1 s window.
+Sizes are bench_rate_limit.py's: full n=1000, gen_s=40, interval=5, about 2 minutes per variant;
+``--tiny`` (a smoke test of the machinery, not of the limit) n=20, gen_s=4, interval 0.25 s.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from _common import Emulator, ModuleResult, Row, bench_env, cli, pct, run_child, temp_home, write_result
+from bench_rate_limit import over_subscribed
 from bench_triggers import CHILD, detection_latencies, server_side
 
 #: label -> (processes, assume_alone)
@@ -104,38 +105,9 @@ def run_processes(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli(__doc__, argv)
-    if args.tiny:
-        params: dict[str, Any] = {
-            "n": 24,
-            "gen_s": 4.0,
-            "interval": 0.25,
-            "deadline_s": 20.0,
-            "create_rate": 8.0,
-            "burst_limit": 200,
-            "burst_window_s": 1.0,
-        }
-    else:
-        params = {
-            "n": 1000,
-            "gen_s": 40.0,
-            "interval": 5.0,
-            "deadline_s": 150.0,
-            "create_rate": 40.0,
-            "burst_limit": 500,
-            "burst_window_s": 10.0,
-        }
-    params["start_spread"] = params["interval"]
+    params, emulator_kwargs = over_subscribed(args.tiny)
     # time for the children to import, warm up and reach the common start moment
     params["start_delay_s"] = 15.0 if args.tiny else 30.0
-    params["create_timeout_s"] = params["n"] / params["create_rate"] * 3 + 60
-    params["ceiling_req_per_s"] = params["burst_limit"] / params["burst_window_s"]
-    emulator_kwargs = {
-        "generation_seconds": params["gen_s"],
-        "burst_limit": params["burst_limit"],
-        "burst_window_seconds": params["burst_window_s"],
-        "hourly_limit": 100_000_000,
-        "daily_limit": 100_000_000,
-    }
     started = time.perf_counter()
     result = ModuleResult("shared_key", dict(params, emulator=emulator_kwargs))
     runs: dict[str, dict[str, Any]] = {}
