@@ -3,7 +3,7 @@
 What is measured
 ----------------
 A Gamma emulator (own process, every generation takes ``gen_s`` seconds) and a real Airflow 3
-deployment (:class:`airflow_provider_gamma.testing.airflow_cluster.AirflowCluster`: api-server,
+deployment (:class:`tests.airflow_cluster.AirflowCluster`, the e2e suite's harness: api-server,
 scheduler with the LocalExecutor, dag-processor, triggerer as separate processes) run the two DAGs of
 ``benchmarks/dags/gamma_bench_slot_seconds.py``, one after the other (so neither slows the other's
 task start-up):
@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from _common import Emulator, ModuleResult, Row, cli, write_result
+from _common import REPO, Emulator, ModuleResult, Row, cli, write_result
 
 DAGS = Path(__file__).resolve().parent / "dags"
 OURS = "gamma_bench_slot_deferrable"
@@ -118,7 +118,8 @@ def measure(cluster: Any, dag_id: str, timeout: float) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli(__doc__, argv)
-    from airflow_provider_gamma.testing.airflow_cluster import AirflowCluster
+    sys.path.insert(0, str(REPO))  # the harness lives in the test tree; a script sees only benchmarks/
+    from tests.airflow_cluster import AirflowCluster
 
     gen_s = 4.0 if args.tiny else 60.0
     poll = 2.0 if args.tiny else 5.0

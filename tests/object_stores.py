@@ -22,6 +22,8 @@ from typing import Any
 
 import requests
 
+from tests.airflow_cluster import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 AZURITE_VERSION = "3.35.0"
 AZURITE_HOME = REPO / ".tools" / "azurite"
@@ -61,12 +63,6 @@ class Store:
     def uri(self, key: str) -> str:
         """The URI the provider reports for ``key`` (no connection id)."""
         return f"{self.scheme}://{self.bucket}/{key}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], port: int, what: str, timeout: float = 60) -> None:

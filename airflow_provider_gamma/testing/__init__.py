@@ -12,14 +12,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_gamma.testing.airflow_cluster import AirflowCluster
     from airflow_provider_gamma.testing.emulator import FAIL_MARKER, GammaEmulator
     from airflow_provider_gamma.testing.faults import FaultRule
     from airflow_provider_gamma.testing.state import GenerationState, RecordedRequest
 
 __all__ = [
     "FAIL_MARKER",
-    "AirflowCluster",
     "FaultRule",
     "GammaEmulator",
     "GenerationState",
@@ -29,7 +27,6 @@ __all__ = [
 # Imported lazily so that ``python -m airflow_provider_gamma.testing.emulator`` does not import
 # the emulator module twice.
 _LOCATIONS = {
-    "AirflowCluster": "airflow_provider_gamma.testing.airflow_cluster",
     "FAIL_MARKER": "airflow_provider_gamma.testing.emulator",
     "GammaEmulator": "airflow_provider_gamma.testing.emulator",
     "FaultRule": "airflow_provider_gamma.testing.faults",

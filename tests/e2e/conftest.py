@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_gamma.testing.airflow_cluster import AirflowCluster
 from airflow_provider_gamma.testing.emulator import GammaEmulator
+from tests.airflow_cluster import AirflowCluster
 
 DAGS = Path(__file__).resolve().parent / "dags"
 #: How long an emulated generation takes: long enough to observe the task deferred.

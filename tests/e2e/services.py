@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from airflow_provider_gamma.testing.airflow_cluster import free_port
+from tests.airflow_cluster import free_port
 
 POSTGRES_USER = "postgres"  # the Debian package's system user: postgres refuses to run as root
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_gamma.testing.airflow_cluster import AirflowCluster
 from airflow_provider_gamma.testing.emulator import GammaEmulator
+from tests.airflow_cluster import AirflowCluster
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_gamma.testing.airflow_cluster import COMPONENTS, AirflowCluster
 from airflow_provider_gamma.testing.emulator import GammaEmulator
+from tests.airflow_cluster import COMPONENTS, AirflowCluster
 
 from . import services
 

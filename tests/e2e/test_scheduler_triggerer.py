@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from airflow_provider_gamma.testing.airflow_cluster import AirflowCluster
 from airflow_provider_gamma.testing.emulator import GammaEmulator
 from airflow_provider_gamma.testing.state import RecordedRequest
+from tests.airflow_cluster import AirflowCluster
 
 pytestmark = pytest.mark.e2e
 

@@ -1,5 +1,6 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
-"""A real, small Airflow 3 deployment on loopback, for end-to-end tests of DAGs and deferrable operators.
+"""A real, small Airflow 3 deployment on loopback, for end-to-end tests of DAGs and deferrable operators
+(the e2e suite and ``benchmarks/bench_slot_seconds.py``; it knows nothing of Gamma, so it is not shipped).
 
 :class:`AirflowCluster` runs ``airflow db migrate`` and then the four Airflow 3 components as separate
 processes from one venv's ``airflow`` binary (by default the venv of the running interpreter): the
@@ -12,7 +13,7 @@ REST API needs no password. State is read through the REST API (``/api/v2``), wh
 Airflow 3.1 and 3.3::
 
     from airflow_provider_gamma.testing import GammaEmulator
-    from airflow_provider_gamma.testing.airflow_cluster import AirflowCluster
+    from tests.airflow_cluster import AirflowCluster
 
     with GammaEmulator(generation_seconds=5) as emu, AirflowCluster(
         dags_folder="tests/e2e/dags",
