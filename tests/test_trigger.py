@@ -211,7 +211,7 @@ async def test_triggers_of_one_process_share_one_rate_budget_and_never_hit_429(m
 
     # 30 generations polled every 0.1 s would need 300 requests/s; Gamma (here) allows 40 per 2 s.
     # Gamma's own "slow to 15 s below 100 left" rule is switched off to test the shared budget alone.
-    monkeypatch.setattr(protocol, "LOW_BURST_REMAINING", 0)
+    monkeypatch.setattr(protocol._ratelimit, "LOW_BURST_REMAINING", 0)
     with GammaEmulator(burst_limit=40, burst_window_seconds=2.0, generation_seconds=4.0) as emu:
         monkeypatch.setenv("AIRFLOW_CONN_GAMMA_TIGHT", emu.connection_uri())
         hook = GammaHook("gamma_tight")
