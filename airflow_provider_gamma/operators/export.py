@@ -1,20 +1,22 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
-"""Land a Gamma generation's export (PDF, PPTX or PNG zip) in any object storage Airflow can open."""
+"""Land a Gamma generation's export (PDF, PPTX or PNG zip) in any object storage Airflow can open.
+
+The operator resolves the source (a generation, or a gamma by its id), gets the export's URL from Gamma
+(waiting for a new export in the triggerer when deferrable), hands both to
+:func:`airflow_provider_gamma.landing.land`, which owns file names, ``if_exists`` and all-or-nothing
+writes, and records asset events and lineage for what landed.
+"""
 
 from __future__ import annotations
 
 import ast
 import contextlib
-import posixpath
-import tempfile
 import time
-import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
@@ -28,7 +30,15 @@ from airflow_provider_gamma.exceptions import (
     error_from_event,
 )
 from airflow_provider_gamma.hooks.gamma import ExportDownload, GammaHook
-from airflow_provider_gamma.landing import LandedObject, StagedObject, UnpackLimits
+from airflow_provider_gamma.landing import (
+    IF_EXISTS_MODES,
+    ExportFile,
+    GammaExportExistsError,
+    IfExists,
+    LandedObject,
+    Sink,
+    UnpackLimits,
+)
 from airflow_provider_gamma.operators.gamma import generation_failure
 from airflow_provider_gamma.parameters import EXPORT_FORMATS, is_unresolved
 from airflow_provider_gamma.protocol import ApiRequest, Export, Generation, RetryPolicy
@@ -36,18 +46,19 @@ from airflow_provider_gamma.protocol import ApiRequest, Export, Generation, Retr
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
 
-IfExists = Literal["overwrite", "skip", "fail"]
-IF_EXISTS_MODES: tuple[str, ...] = ("overwrite", "skip", "fail")
+__all__ = [
+    "IF_EXISTS_MODES",
+    "GammaExportExistsError",
+    "GammaExportNotRequestedError",
+    "GammaExportToObjectStorageOperator",
+    "IfExists",
+]
 
 _EXPORT_REQUEST = ApiRequest("GET", "export")
 
 
 class GammaExportNotRequestedError(GammaExportError, AirflowFailException):
     """The generation has no export: it was started without ``export_as``. Retrying cannot help."""
-
-
-class GammaExportExistsError(GammaExportError, AirflowFailException):
-    """``if_exists="fail"`` and something is already at the destination."""
 
 
 def _check_gamma_export(gamma_id: Any, export_as: Any) -> None:
@@ -79,13 +90,6 @@ class _Deck:
     @property
     def label(self) -> str:
         return f"generation {self.generation_id}" if self.generation_id else f"gamma {self.gamma_id}"
-
-
-class _AlreadyThere(Exception):
-    """Control flow only: the destination holds the file already (``if_exists='skip'``)."""
-
-    def __init__(self, landed: list[LandedObject]) -> None:
-        self.landed = landed
 
 
 class GammaExportToObjectStorageOperator(BaseOperator):
@@ -182,10 +186,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 "exactly one of them"
             )
         _check_gamma_export(gamma_id, export_as)
-        if if_exists not in IF_EXISTS_MODES:
-            raise GammaParameterError(
-                f"Invalid Gamma parameter if_exists={if_exists!r}: must be one of {', '.join(IF_EXISTS_MODES)}"
-            )
+        landing.validate_if_exists(if_exists)
         if not isinstance(unpack_png, bool):
             raise GammaParameterError(
                 f"Invalid Gamma parameter unpack_png={unpack_png!r}: must be True or False"
@@ -213,6 +214,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         self.unpack_png = unpack_png
         self.download_retry_policy = download_retry_policy
         self._landed_paths: list[ObjectStoragePath] = []
+        self._generation: Generation | None = None
 
     @cached_property
     def hook(self) -> GammaHook:
@@ -241,27 +243,21 @@ class GammaExportToObjectStorageOperator(BaseOperator):
     def _land(self, context: Context, export: Export | None) -> list[LandedObject]:
         """Land the deck; ``export``: a finished export of the gamma, when the triggerer waited for it."""
         deck = self._deck = self._source()
-        landing.validate_dest(self.dest, "dest")
-        dest = landing.to_path(self.dest, self.dest_conn_id)
-        folder = self.unpack_png or self._is_folder(dest)
-        generation: Generation | None = None
-        if not folder and self.if_exists != "overwrite" and dest.exists():
-            landed = self._existing([dest])
-        else:
-            generation = (
-                self._completed_generation(deck, may_defer=True)
-                if export is None
-                else self._as_generation(deck, export)
-            )
-            try:
-                if self.unpack_png:
-                    landed = self._land_cards(generation, dest)
-                else:
-                    landed = self._land_file(generation, dest, folder)
-            except _AlreadyThere as there:
-                landed = there.landed
-        self._emit_lineage(context, landed, deck.generation_id, generation)
-        return landed
+        self._generation = None
+        landed = landing.land(
+            self.dest,
+            resolve=lambda: self._export_file(export),
+            download=self._download,
+            conn_id=self.dest_conn_id,
+            if_exists=self.if_exists,
+            unpack_png=self.unpack_png,
+            limits=self.unpack_limits,
+        )
+        self._landed_paths = landed.paths
+        self._emit_lineage(context, landed.objects, deck.generation_id, self._generation)
+        return landed.objects
+
+    # --- the source: which deck, and the URL of its export ----------------------------------------
 
     def _source(self) -> _Deck:
         _check_gamma_export(self.gamma_id, self.export_as)  # again, as rendered
@@ -297,11 +293,6 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 "the dict GammaGenerateOperator returns"
             )
         return _Deck(value.strip(), gamma_id, None)
-
-    def _is_folder(self, dest: ObjectStoragePath) -> bool:
-        if isinstance(self.dest, str):
-            return self.dest.endswith("/")
-        return bool(dest.is_dir())
 
     def _completed_generation(self, deck: _Deck, *, may_defer: bool = False) -> Generation:
         if deck.generation_id is None:
@@ -356,123 +347,31 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         result = {**export, "generationId": deck.generation_id, "status": "completed", "gammaId": gamma_id}
         return cast(Generation, result)
 
-    def _existing(self, paths: list[ObjectStoragePath]) -> list[LandedObject]:
-        where = ", ".join(landing.uri_of(path) for path in paths)
-        if self.if_exists == "fail":
-            raise GammaExportExistsError(
-                f"dest already exists: {where} (if_exists='fail'); use if_exists='overwrite' or 'skip'"
-            )
-        self.log.info("dest already exists, not downloading (if_exists='skip'): %s", where)
-        self._landed_paths = list(paths)
-        return [landing.describe(path) for path in paths]
-
-    # --- one file ---------------------------------------------------------------------------------
-
-    def _land_file(self, generation: Generation, dest: ObjectStoragePath, folder: bool) -> list[LandedObject]:
-        target: ObjectStoragePath | None = dest
-        if folder:
-            suffix = _suffix_from_url(generation["exportUrl"])
-            target = dest / f"{_base_name(generation)}{suffix}" if suffix else None
-            if target is not None and self.if_exists != "overwrite" and target.exists():
-                raise _AlreadyThere(self._existing([target]))
-        stage: StagedObject | None = None
-        content_type: str | None = None
-
-        def on_headers(headers: Mapping[str, str]) -> None:
-            nonlocal target, stage, content_type
-            content_type = _content_type(headers)
-            if target is None:
-                suffix = _suffix_from_headers(headers) or ".bin"
-                target = dest / f"{_base_name(generation)}{suffix}"
-                if self.if_exists != "overwrite" and target.exists():
-                    raise _AlreadyThere(self._existing([target]))
-            content_type = content_type or landing.guess_content_type(target.name)
-            stage = StagedObject(target, content_type=content_type)
-
-        def write(chunk: bytes) -> None:
-            if stage is None:
-                raise GammaExportError("export body arrived before its headers")
-            stage.write(chunk)
-
-        def reset() -> None:
-            nonlocal stage
-            if stage is not None:
-                stage.discard()
-                stage = None
-
-        download = self._download(generation, write, on_headers, reset)
-        if stage is None or target is None:
-            raise GammaExportError("the export download ended without a response")
-        try:
-            stage.commit()
-        except Exception as error:
-            raise GammaExportError(
-                f"Could not land the export at {landing.uri_of(target)}: {error}"
-            ) from error
-        self._landed_paths = [target]
-        uri = landing.uri_of(target)
-        self.log.info("Landed %s (%d bytes, sha256 %s)", uri, download.size, download.sha256)
-        return [LandedObject(uri=uri, size=download.size, sha256=download.sha256, content_type=content_type)]
-
-    # --- PNG cards --------------------------------------------------------------------------------
-
-    def _land_cards(self, generation: Generation, folder: ObjectStoragePath) -> list[LandedObject]:
-        first = folder / landing.card_names(1)[0]
-        if self.if_exists != "overwrite" and first.exists():
-            raise _AlreadyThere(self._existing(_existing_cards(folder)))
-        with tempfile.TemporaryFile(prefix="gamma-export-", suffix=".zip") as spool:
-
-            def reset() -> None:
-                spool.seek(0)
-                spool.truncate()
-
-            self._download(generation, spool.write, None, reset)
-            spool.seek(0)
-            try:
-                archive = zipfile.ZipFile(spool)
-            except zipfile.BadZipFile:
-                raise GammaExportError(
-                    f"unpack_png=True, but the export of {self._deck.label} is not a "
-                    "zip of PNGs; set unpack_png=False (or export_as='png' on the generate task)"
-                ) from None
-            with archive:
-                try:
-                    landed = landing.unpack_pngs(archive, folder, self.unpack_limits)
-                except zipfile.BadZipFile as error:
-                    raise landing.UnsafeArchiveError(f"PNG export zip is corrupt: {error}") from error
-        self._landed_paths = [folder / posixpath.basename(item["uri"]) for item in landed]
-        self._remove_stale_cards(folder, len(landed))
-        self.log.info("Landed %d cards under %s", len(landed), landing.uri_of(folder))
-        return landed
-
-    def _remove_stale_cards(self, folder: ObjectStoragePath, count: int) -> None:
-        """Delete ``card-NN.png`` left by an earlier, longer deck, so the folder holds one deck."""
-        stale = [path for path in _existing_cards(folder) if path.name not in set(landing.card_names(count))]
-        if stale:
-            self.log.info("Removing %d cards of an earlier export", len(stale))
-            landing.remove(stale)
+    def _export_file(self, export: Export | None) -> ExportFile:
+        """The export to download; called by landing only once the destination needs the file."""
+        generation = self._generation = (
+            self._completed_generation(self._deck, may_defer=True)
+            if export is None
+            else self._as_generation(self._deck, export)
+        )
+        name = generation.get("gammaId") or generation["generationId"]
+        return ExportFile(url=generation["exportUrl"], name=name, label=self._deck.label)
 
     # --- download with retries --------------------------------------------------------------------
 
-    def _download(
-        self,
-        generation: Generation,
-        write: Callable[[bytes], object],
-        on_headers: Callable[[Mapping[str, str]], object] | None,
-        reset: Callable[[], None],
-    ) -> ExportDownload:
-        """Download the export, retrying transient failures; ``reset`` throws away a failed attempt."""
-        what = self._deck.label
-        url = generation["exportUrl"]
+    def _download(self, export: ExportFile, sink: Sink) -> ExportDownload:
+        """Download the export into ``sink``, retrying transient failures (each after ``sink.reset()``);
+        a 403 from the export host (an expired signature) fetches a fresh URL once."""
+        url = export.url
         policy = self.hook.retry_policy
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self.hook.download_export(url, write, on_headers=on_headers, views=True)
+                return self.hook.download_export(url, sink.write, on_headers=sink.on_headers, views=True)
             except GammaError as error:
-                reset()
+                sink.reset()
                 if error.http_status == 403 and not refreshed:
                     refreshed = True
                     self.log.warning("Export host refused the URL (%s); fetching a fresh one", error)
@@ -481,15 +380,12 @@ class GammaExportToObjectStorageOperator(BaseOperator):
                 delay = policy.delay(_EXPORT_REQUEST, attempt, error)
                 if delay is None:
                     raise GammaExportError(
-                        f"Downloading the export of {what} failed after {attempt} "
+                        f"Downloading the export of {export.label} failed after {attempt} "
                         f"attempt(s); nothing was landed. Last error: {error}",
                         http_status=error.http_status,
                     ) from error
                 self.log.warning("%s; attempt %d, retrying in %.1f s", error, attempt, delay)
                 time.sleep(delay)
-            except BaseException:
-                reset()
-                raise
 
     # --- lineage ----------------------------------------------------------------------------------
 
@@ -537,49 +433,3 @@ def _finished(generation: Generation) -> Generation:
             f"GammaGenerationSensor(generation_id={generation_id!r}) upstream of this task."
         )
     return generation
-
-
-def _base_name(generation: Generation) -> str:
-    return generation.get("gammaId") or generation["generationId"]
-
-
-def _suffix_from_url(url: str) -> str | None:
-    suffix = posixpath.splitext(urlsplit(url).path)[1].lower()
-    return suffix if suffix in landing.CONTENT_TYPES_BY_SUFFIX else None
-
-
-def _content_type(headers: Mapping[str, str]) -> str | None:
-    value = headers.get("Content-Type")
-    if not value or value.split(";")[0].strip().lower() in (
-        "application/octet-stream",
-        "binary/octet-stream",
-    ):
-        return None
-    return value
-
-
-def _suffix_from_headers(headers: Mapping[str, str]) -> str | None:
-    disposition = headers.get("Content-Disposition") or ""
-    for part in disposition.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "filename":
-            suffix = posixpath.splitext(value.strip().strip('"'))[1].lower()
-            if suffix in landing.CONTENT_TYPES_BY_SUFFIX:
-                return suffix
-    content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
-    return landing.SUFFIXES_BY_CONTENT_TYPE.get(content_type)
-
-
-def _existing_cards(folder: ObjectStoragePath) -> list[ObjectStoragePath]:
-    """The ``card-NN.png`` objects in ``folder``, in card order."""
-    cards: list[ObjectStoragePath] = []
-    number = 1
-    while True:
-        for name in (f"card-{number:02d}.png", f"card-{number:03d}.png"):
-            path = folder / name
-            if path.exists():
-                cards.append(path)
-                break
-        else:
-            return cards
-        number += 1
