@@ -1,5 +1,6 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
-"""In-memory state of the Gamma emulator: generations, gammas, credits, recorded requests.
+"""In-memory state of the Gamma emulator: generations, gammas, credits, recorded requests (the
+records themselves are in ``records.py``).
 
 All methods are thread-safe: the servers call them from their event-loop thread and tests call
 them from the main thread. Every operation is O(1) or amortised O(log n).
@@ -18,11 +19,11 @@ import string
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 from airflow_provider_gamma.testing.exports import FILE_EXTENSIONS, build_export
+from airflow_provider_gamma.testing.records import EmulatorConfig, ExportJob, GenerationState, RecordedRequest
 
 __all__ = [
     "FAIL_MARKER",
@@ -40,145 +41,9 @@ _SECONDS_MARKER = re.compile(r"\[\[emulator:seconds=(\d+(?:\.\d+)?)\]\]")
 _ALPHABET = string.ascii_lowercase + string.digits
 DEFAULT_FAILURE_MESSAGE = "An error occurred while generating the gamma."
 
-GenerationStatus = Literal["pending", "completed", "failed"]
-
 
 def _random_id(length: int) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
-@dataclass
-class EmulatorConfig:
-    """Settings of one emulator instance (see :class:`GammaEmulator` for their meaning)."""
-
-    api_key: str = "sk-gamma-test"
-    generation_seconds: float = 1.0
-    export_url_ttl: float = 7 * 24 * 3600.0
-    credits_per_card: int = 2
-    max_cards: int = 60
-    reject_unknown_fields: bool = True
-    burst_limit: int = 10_000
-    burst_window_seconds: float = 60.0
-    hourly_limit: int = 40_000
-    daily_limit: int = 200_000
-    rate_limit_retry_after: bool = True
-    export_padding_bytes: int = 0
-    record_requests: bool = True
-    search_enabled: bool = True
-    export_seconds: float = 0.5
-
-
-@dataclass
-class RecordedRequest:
-    """One request that reached an emulator host.
-
-    Attributes:
-        host: ``"api"`` or ``"export"``.
-        method: HTTP method, upper case.
-        path: URL path without the query string.
-        query: Query parameters (last value wins for repeated names).
-        headers: Request headers with lower-cased names.
-        json: Parsed JSON body, or ``None`` if the body was empty or not JSON.
-        body: The raw request body.
-        status: Response status sent; ``None`` if the connection was dropped (or not answered yet).
-        request_id: The ``x-request-id`` sent back (API host only).
-        time: Wall-clock time (``time.time()``) the request arrived.
-        fault: The fault rule applied to this request, if any.
-    """
-
-    host: str
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-    body: bytes = b""
-    status: int | None = None
-    request_id: str | None = None
-    time: float = field(default_factory=time.time)
-    fault: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (``body`` as text), used by the control API."""
-        data = dataclasses.asdict(self)
-        data["body"] = self.body.decode("utf-8", errors="replace")
-        return data
-
-
-@dataclass
-class GenerationState:
-    """State of one generation job.
-
-    Attributes:
-        generation_id: The id returned by the POST.
-        kind: ``"generate"`` (``POST /v1.0/generations``), ``"template"`` (``from-template``) or
-            ``"agent"`` (``POST /v1.0/agent/generations``, ids ``gen_...``).
-        status: ``"pending"``, ``"completed"`` or ``"failed"``.
-        input: The ``inputText`` (or the template ``prompt``).
-        request: The full JSON body that was posted.
-        format: Output format (``presentation`` for template generations).
-        export_as: ``pdf``, ``pptx``, ``png`` or ``None``.
-        dimensions: Card dimensions used for the export.
-        num_cards: Number of cards the gamma gets.
-        title: Deck title (shown in the export files).
-        gamma_id: File id (``g_...``) of the gamma; reported once completed.
-        gamma_url: ``https://gamma.app/docs/...`` URL; reported once completed.
-        created_at: Wall-clock creation time (``time.time()``).
-        ready_at: Monotonic time (``time.monotonic()``) at which the job finishes.
-        cost: Credits the job deducts when it completes.
-        credits_deducted: Credits actually deducted (set when finished).
-        error: ``{"message", "statusCode"}`` when failed.
-        warnings: The ``warnings`` string returned by the POST, if any.
-        template_gamma_id: Template ``gammaId`` for template generations.
-        archived: Whether the gamma was archived.
-        deleted: Whether the gamma was deleted.
-        completed_at: Wall-clock time the job finished (``None`` while pending).
-        exports: Formats the gamma was exported to (its ``exportAs`` and later exports).
-    """
-
-    generation_id: str
-    kind: Literal["generate", "template", "agent"]
-    status: GenerationStatus
-    input: str
-    request: dict[str, Any]
-    format: str
-    export_as: str | None
-    dimensions: str
-    num_cards: int
-    title: str
-    gamma_id: str
-    gamma_url: str
-    created_at: float
-    ready_at: float
-    cost: int
-    credits_deducted: int | None = None
-    error: dict[str, Any] | None = None
-    warnings: str | None = None
-    template_gamma_id: str | None = None
-    archived: bool = False
-    deleted: bool = False
-    completed_at: float | None = None
-    exports: set[str] = field(default_factory=set)
-    planned_failure: tuple[str, int] | None = None
-    duration: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form, used by the control API."""
-        data = dataclasses.asdict(self)
-        data.pop("planned_failure")
-        data["request"] = copy.deepcopy(self.request)
-        data["exports"] = sorted(self.exports)
-        return data
-
-
-@dataclass
-class ExportJob:
-    """One ``POST /v1.0/gammas/{id}/export`` job."""
-
-    export_id: str
-    gamma_id: str
-    export_as: str
-    ready_at: float
 
 
 class InsufficientCreditsError(Exception):

@@ -5,7 +5,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
+
+from airflow_provider_gamma.testing.vocabulary import (
+    AGENT_FIELDS,
+    AGENT_FORMATS,
+    AGENT_QUALITIES,
+    CARD_SPLITS,
+    DEFAULT_DIMENSIONS,
+    DIMENSIONS,
+    EMAIL_ACCESS,
+    EXPORT_AS,
+    EXTERNAL_ACCESS,
+    FORMATS,
+    GENERATION_FIELDS,
+    HF_IMAGE_SOURCES,
+    HF_POSITIONS,
+    HF_SIZES,
+    HF_TYPES,
+    IMAGE_MODELS,
+    IMAGE_SOURCES,
+    LANGUAGES,
+    MAX_INPUT_CHARS,
+    MAX_PAGES,
+    PAGE_FIELDS,
+    STYLE_PRESETS,
+    TEMPLATE_FIELDS,
+    TEXT_AMOUNTS,
+    TEXT_MODES,
+    VALID_DIMENSIONS,
+    WORKSPACE_ACCESS,
+)
 
 __all__ = [
     "DEFAULT_DIMENSIONS",
@@ -15,167 +45,6 @@ __all__ = [
     "validate_generation",
     "validate_template_generation",
 ]
-
-TEXT_MODES: Final = ("generate", "condense", "preserve")
-FORMATS: Final = ("presentation", "document", "social", "webpage")
-CARD_SPLITS: Final = ("auto", "inputTextBreaks")
-EXPORT_AS: Final = ("pdf", "pptx", "png")
-TEXT_AMOUNTS: Final = ("brief", "medium", "detailed", "extensive")
-LANGUAGES: Final = [
-    "en",
-    "en-gb",
-    "en-in",
-    "es",
-    "es-es",
-    "es-mx",
-    "es-419",
-    "ca",
-    "fr",
-    "zh-cn",
-    "zh-tw",
-    "ko",
-    "ja",
-    "ja-da",
-    "pt-br",
-    "pt-pt",
-    "de",
-    "it",
-    "ru",
-    "pl",
-    "uk",
-    "ro",
-    "hu",
-    "cs",
-    "el",
-    "tr",
-    "ar",
-    "ar-sa",
-    "he",
-    "fa",
-    "nl",
-    "sv",
-    "da",
-    "nb",
-    "fi",
-    "id",
-    "vi",
-    "hi",
-    "gu",
-    "mr",
-    "te",
-    "bn",
-    "ta",
-    "ur",
-    "kn",
-    "ml",
-    "th",
-    "sr",
-    "hr",
-    "sq",
-    "bg",
-    "sl",
-    "bs",
-    "mk",
-    "sw",
-    "ha",
-    "yo",
-    "tl",
-    "ms",
-    "kk",
-    "uz",
-    "af",
-    "lv",
-    "lt",
-    "et",
-    "is",
-    "cy",
-]
-IMAGE_SOURCES: Final = (
-    "aiGenerated",
-    "pictographic",
-    "pexels",
-    "giphy",
-    "webAllImages",
-    "webFreeToUse",
-    "webFreeToUseCommercially",
-    "themeAccent",
-    "placeholder",
-    "noImages",
-)
-IMAGE_MODELS: Final = [
-    "dall-e-3",
-    "imagen-3-flash",
-    "imagen-3-pro",
-    "imagen-4-pro",
-    "imagen-4-ultra",
-    "ideogram-v3",
-    "ideogram-v3-turbo",
-    "ideogram-v3-quality",
-    "flux-1-pro",
-    "flux-1-quick",
-    "flux-1-ultra",
-    "flux-kontext-pro",
-    "flux-kontext-max",
-    "flux-kontext-fast",
-    "leonardo-phoenix",
-    "recraft-v3",
-    "recraft-v3-svg",
-    "recraft-v4",
-    "recraft-v4-svg",
-    "recraft-v4-pro",
-    "luma-photon-1",
-    "luma-photon-flash-1",
-    "gpt-image-1-medium",
-    "gpt-image-1-high",
-    "gpt-image-1-mini-low",
-    "gpt-image-1-mini-medium",
-    "gpt-image-1-mini-high",
-    "gpt-image-2-mini",
-    "gpt-image-2",
-    "gpt-image-2-hd",
-    "gemini-2.5-flash-image",
-    "veo-3.1-fast",
-    "veo-3.1",
-    "luma-ray-2-flash",
-    "luma-ray-2",
-    "leonardo-motion-2-fast",
-    "leonardo-motion-2",
-    "gemini-3-pro-image",
-    "gemini-3-pro-image-hd",
-    "gemini-3.1-flash-image-mini",
-    "gemini-3.1-flash-image",
-    "gemini-3.1-flash-image-hd",
-    "flux-2-pro",
-    "flux-2-flex",
-    "flux-2-max",
-    "flux-2-klein",
-]
-STYLE_PRESETS: Final = ("photorealistic", "illustration", "abstract", "3D", "lineArt", "custom")
-DIMENSIONS: Final = ("fluid", "16x9", "4x3", "pageless", "letter", "a4", "1x1", "4x5", "9x16")
-WORKSPACE_ACCESS: Final = ("noAccess", "view", "comment", "edit", "fullAccess")
-EXTERNAL_ACCESS: Final = ("noAccess", "view", "comment", "edit")
-EMAIL_ACCESS: Final = ("view", "comment", "edit", "fullAccess")
-HF_POSITIONS: Final = ("topLeft", "topCenter", "topRight", "bottomLeft", "bottomCenter", "bottomRight")
-HF_TYPES: Final = ("text", "image", "cardNumber")
-HF_IMAGE_SOURCES: Final = ("themeLogo", "custom")
-HF_SIZES: Final = ("sm", "md", "lg", "xl")
-
-#: Valid ``cardOptions.dimensions`` per ``format``.
-VALID_DIMENSIONS: Final[dict[str, tuple[str, ...]]] = {
-    "presentation": ("fluid", "16x9", "4x3"),
-    "document": ("fluid", "pageless", "letter", "a4"),
-    "social": ("1x1", "4x5", "9x16"),
-    "webpage": ("fluid",),
-}
-#: Default ``cardOptions.dimensions`` per ``format``.
-DEFAULT_DIMENSIONS: Final[dict[str, str]] = {
-    "presentation": "fluid",
-    "document": "fluid",
-    "social": "4x5",
-    "webpage": "fluid",
-}
-
-MAX_INPUT_CHARS: Final = 400_000
 
 
 @dataclass
@@ -316,7 +185,7 @@ class _Checker:
             if not isinstance(page, dict):
                 self.errors.append(f"pages.{index} must be an object")
                 continue
-            self.unknown(page, _PAGE_FIELDS, prefix)
+            self.unknown(page, PAGE_FIELDS, prefix)
             self.string(
                 page, "inputText", f"{prefix}inputText", required=True, min_len=1, max_len=MAX_INPUT_CHARS
             )
@@ -395,51 +264,6 @@ class _Checker:
                 self.enum(element, "size", f"{prefix}.size", HF_SIZES)
 
 
-_GENERATION_FIELDS: Final = (
-    "inputText",
-    "textMode",
-    "format",
-    "themeId",
-    "numCards",
-    "cardSplit",
-    "additionalInstructions",
-    "folderIds",
-    "folderId",
-    "exportAs",
-    "textOptions",
-    "imageOptions",
-    "cardOptions",
-    "sharingOptions",
-    "title",
-    "pages",
-    "publish",
-)
-_PAGE_FIELDS: Final = (
-    "inputText",
-    "title",
-    "format",
-    "textMode",
-    "cardSplit",
-    "numCards",
-    "additionalInstructions",
-    "path",
-    "textOptions",
-    "imageOptions",
-)
-MAX_PAGES: Final = 50
-_TEMPLATE_FIELDS: Final = (
-    "gammaId",
-    "prompt",
-    "themeId",
-    "folderIds",
-    "folderId",
-    "exportAs",
-    "imageOptions",
-    "sharingOptions",
-    "title",
-)
-
-
 def _not_an_object(body: Any) -> Validation | None:
     if isinstance(body, dict):
         return None
@@ -459,7 +283,7 @@ def validate_generation(body: Any, *, max_cards: int = 60, reject_unknown: bool 
     if bad is not None:
         return bad
     check = _Checker(reject_unknown)
-    check.unknown(body, _GENERATION_FIELDS)
+    check.unknown(body, GENERATION_FIELDS)
     pages = body.get("pages")
     check.string(body, "inputText", "inputText", required=pages is None, min_len=1, max_len=MAX_INPUT_CHARS)
     text_mode = check.enum(body, "textMode", "textMode", TEXT_MODES, required=True)
@@ -534,7 +358,7 @@ def validate_template_generation(body: Any, *, reject_unknown: bool = True) -> V
     if bad is not None:
         return bad
     check = _Checker(reject_unknown)
-    check.unknown(body, _TEMPLATE_FIELDS)
+    check.unknown(body, TEMPLATE_FIELDS)
     check.string(body, "gammaId", "gammaId", required=True, min_len=1)
     check.string(body, "prompt", "prompt", required=True, min_len=1, max_len=MAX_INPUT_CHARS)
     check.string(body, "themeId", "themeId", min_len=1)
@@ -551,24 +375,6 @@ def validate_template_generation(body: Any, *, reject_unknown: bool = True) -> V
     return Validation(errors=check.errors, dimensions="fluid")
 
 
-_AGENT_FIELDS: Final = (
-    "prompt",
-    "title",
-    "format",
-    "additionalInstructions",
-    "numCards",
-    "quality",
-    "sourceUrls",
-    "templateId",
-    "disableConnectors",
-    "folderId",
-    "exportAs",
-    "sharingOptions",
-)
-AGENT_FORMATS: Final = ("presentation", "document", "social")
-AGENT_QUALITIES: Final = ("lite", "standard", "max")
-
-
 def validate_agent_generation(body: Any, *, max_cards: int = 100, reject_unknown: bool = True) -> Validation:
     """Validate a ``POST /v1.0/agent/generations`` (Gamma 5) body. Like Gamma 5, it refuses the
     classic-only ``themeId``, ``folderIds`` and ``webpage`` rather than ignoring them."""
@@ -576,7 +382,7 @@ def validate_agent_generation(body: Any, *, max_cards: int = 100, reject_unknown
     if bad is not None:
         return bad
     check = _Checker(reject_unknown)
-    check.unknown(body, _AGENT_FIELDS)
+    check.unknown(body, AGENT_FIELDS)
     check.string(body, "prompt", "prompt", required=True, min_len=1, max_len=MAX_INPUT_CHARS)
     check.string(body, "title", "title", min_len=1, max_len=500)
     fmt = check.enum(body, "format", "format", AGENT_FORMATS) or "presentation"
