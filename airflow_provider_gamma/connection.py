@@ -2,12 +2,16 @@
 """The ``gamma`` connection: what its fields mean and how they become client settings.
 
 The API key lives in the password field, the base URL in the host field (default
-``https://public-api.gamma.app``), and the request timeout in the extra as ``timeout``.
+``https://public-api.gamma.app``); the extra may hold ``timeout`` (seconds one attempt may take, in
+all), ``proxy`` (a proxy URL, instead of ``HTTPS_PROXY``/``NO_PROXY`` from the environment),
+``ca_bundle`` (a PEM file of the CAs to trust, e.g. a TLS-inspecting proxy's) and ``verify``
+(``false`` turns certificate checks off; for a test server only).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +36,10 @@ class GammaSettings:
     api_key: str = field(repr=False)
     timeout: float = DEFAULT_TIMEOUT
     user_agent: str = USER_AGENT
+    #: Proxy URL from the connection (may hold credentials, so out of ``repr``); ``None``: the environment's.
+    proxy: str | None = field(default=None, repr=False)
+    #: ``True``: the default CAs; ``False``: no certificate checks; a path: that CA bundle.
+    verify: bool | str = True
 
 
 def _is_loopback(host: str) -> bool:
@@ -97,4 +105,44 @@ def settings_from(
     if problem is not None:
         raise GammaConfigurationError(f"Connection {conn_id!r}: extra 'timeout'={timeout!r} {problem}")
     assert isinstance(timeout, float | int)
-    return GammaSettings(base_url=base_url_from(host, port, conn_id), api_key=api_key, timeout=timeout)
+    return GammaSettings(
+        base_url=base_url_from(host, port, conn_id),
+        api_key=api_key,
+        timeout=timeout,
+        proxy=_proxy_from(extra.get("proxy"), conn_id),
+        verify=_verify_from(extra.get("verify"), extra.get("ca_bundle"), conn_id),
+    )
+
+
+def _proxy_from(raw: Any, conn_id: str) -> str | None:
+    if raw in (None, ""):
+        return None
+    parts = urlsplit(raw) if isinstance(raw, str) else None
+    if parts is None or parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+        shown = parts._replace(netloc=parts.hostname or "").geturl() if parts else repr(raw)
+        raise GammaConfigurationError(
+            f"Connection {conn_id!r}: extra 'proxy' must be a proxy URL such as http://proxy.example:3128, "
+            f"got {shown!r}"
+        )
+    return str(raw).strip()
+
+
+def _verify_from(raw: Any, ca_bundle: Any, conn_id: str) -> bool | str:
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        raw = raw.strip().lower() == "true"
+    if raw not in (None, "") and not isinstance(raw, bool):
+        raise GammaConfigurationError(
+            f"Connection {conn_id!r}: extra 'verify' must be true or false, got {raw!r}"
+        )
+    if ca_bundle not in (None, ""):
+        if not isinstance(ca_bundle, str) or not os.path.isfile(ca_bundle):
+            raise GammaConfigurationError(
+                f"Connection {conn_id!r}: extra 'ca_bundle' must be the path of a PEM file of CA "
+                f"certificates readable where the task runs, got {ca_bundle!r}"
+            )
+        if raw is False:
+            raise GammaConfigurationError(
+                f"Connection {conn_id!r}: extras 'ca_bundle' and verify=false contradict each other"
+            )
+        return ca_bundle
+    return raw is not False

@@ -23,8 +23,26 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 CONN_FIELDS: dict[str, Any] = {
     "timeout": {
         "label": "Request timeout (seconds)",
-        "description": "Seconds to wait for each answer from the Gamma API before retrying or failing.",
+        "description": "Seconds one attempt may take in all (connect, headers and body) before it is "
+        "retried or fails.",
         "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT, "minimum": 1},
+    },
+    "proxy": {
+        "label": "Proxy URL",
+        "description": "e.g. http://proxy.example:3128. Empty: HTTPS_PROXY/NO_PROXY of the environment, "
+        "in workers and the triggerer alike.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "ca_bundle": {
+        "label": "CA bundle (path)",
+        "description": "PEM file of the CAs to trust, e.g. a TLS-inspecting proxy's; it must exist on "
+        "workers and triggerers. Empty: REQUESTS_CA_BUNDLE, else certifi's bundle.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "verify": {
+        "label": "Verify TLS certificates",
+        "description": "Turn off only for a test server.",
+        "schema": {"type": ["boolean", "null"], "default": True},
     },
 }
 

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from airflow_provider_gamma.hooks import _settings_cache
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.triggers.gamma import GammaExportTrigger, GammaGenerationTrigger
 
@@ -228,7 +229,6 @@ async def test_triggers_of_one_process_share_one_rate_budget_and_never_hit_429(m
 
 
 async def test_hooks_of_one_loop_share_one_read_of_the_connection(gamma_connection, monkeypatch):
-    from airflow_provider_gamma.hooks import gamma as hook_module
 
     reads = []
     read_connection = GammaHook._read_connection
@@ -249,7 +249,7 @@ async def test_hooks_of_one_loop_share_one_read_of_the_connection(gamma_connecti
     assert (await hook.aget_settings(refresh=True)).api_key == "sk-new"
     assert len(reads) == 2
     assert (await GammaHook().aget_settings()).api_key == "sk-new"  # the refresh is shared
-    monkeypatch.setattr(hook_module, "ASYNC_SETTINGS_TTL", 0.0)
+    monkeypatch.setattr(_settings_cache, "ASYNC_SETTINGS_TTL", 0.0)
     await GammaHook().aget_settings()
     assert len(reads) == 3
 
@@ -287,7 +287,7 @@ async def test_a_key_rotated_mid_watch_is_read_again_and_the_watch_carries_on(ga
     trigger = GammaGenerationTrigger(generation_id, poll_interval=0.05, first_poll_delay=3.0)
     watch = asyncio.ensure_future(events_of(trigger))
     for _ in range(200):  # until the trigger has read (the old key) itself
-        reads = GammaHook._async_settings.get(asyncio.get_running_loop(), {})
+        reads = _settings_cache._CACHES.get(asyncio.get_running_loop(), {})
         if any(read.settings is not None for read in reads.values()):
             break
         await asyncio.sleep(0.01)
@@ -331,13 +331,13 @@ async def test_polls_never_come_sooner_than_the_interval(gamma_connection):
 def test_a_finished_event_loop_leaves_no_cached_connection_behind(gamma_connection):
     async def read():
         await GammaHook().aget_settings()
-        return len(GammaHook._async_settings)
+        return len(_settings_cache._CACHES)
 
     for _ in range(3):
         assert asyncio.run(read()) >= 1
     gc.collect()
     # The cache holds no reference to its loops; asgiref (Airflow's sync_to_async) keeps the last one.
-    assert len(GammaHook._async_settings) <= 1
+    assert len(_settings_cache._CACHES) <= 1
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,9 @@ It imports nothing from ``requests``, ``aiohttp`` or Airflow.
 
 from airflow_provider_gamma.protocol._answers import (
     MAX_ANSWER_BYTES,
+    MAX_PAGES,
     ApiResponse,
+    Pagination,
     error_for,
     export_failure_reason,
     failure_reason,
@@ -96,6 +98,7 @@ __all__ = [
     "API_PREFIX",
     "LOW_BURST_REMAINING",
     "MAX_ANSWER_BYTES",
+    "MAX_PAGES",
     "MAX_PAGE_SIZE",
     "MAX_SEARCH_LIMIT",
     "SLOW_POLL_INTERVAL",
@@ -117,6 +120,7 @@ __all__ = [
     "GenerationStatus",
     "Outcome",
     "Page",
+    "Pagination",
     "RateBudget",
     "RateLimit",
     "Retry",

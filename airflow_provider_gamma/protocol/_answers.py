@@ -273,6 +273,40 @@ def read_page(request: ApiRequest, payload: Any) -> Page:
     return cast(Page, page)
 
 
+#: Most pages one listing is followed for (50 items a page): far beyond any workspace's themes or
+#: folders, and a bound on a server whose cursors never end.
+MAX_PAGES = 200
+
+
+class Pagination:
+    """The cursors of one listing, so a server that repeats a cursor or never stops cannot keep a
+    caller listing forever: :meth:`follow` returns the next cursor, ``None`` at the end, or raises
+    :class:`GammaProtocolError` naming the endpoint."""
+
+    def __init__(self, endpoint: str, max_pages: int = MAX_PAGES) -> None:
+        self.endpoint = endpoint
+        self.max_pages = max_pages
+        self.pages = 0
+        self._seen: set[str] = set()
+
+    def follow(self, cursor: str | None) -> str | None:
+        self.pages += 1
+        if cursor is None:
+            return None
+        if cursor in self._seen:
+            raise GammaProtocolError(
+                f"{self.endpoint}: page {self.pages} repeats an earlier page's cursor; stopped listing "
+                "rather than loop forever"
+            )
+        if self.pages >= self.max_pages:
+            raise GammaProtocolError(
+                f"{self.endpoint}: still more after {self.pages} pages; stopped listing (at most "
+                f"{self.max_pages} pages are read)"
+            )
+        self._seen.add(cursor)
+        return cursor
+
+
 def next_page_cursor(page: Page) -> str | None:
     """The cursor of the next page, or ``None`` when this was the last one."""
     return page["nextCursor"] if page["hasMore"] and page["nextCursor"] else None

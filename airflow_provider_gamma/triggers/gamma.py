@@ -18,15 +18,16 @@ from airflow_provider_gamma.exceptions import (
     GammaAuthenticationError,
     GammaError,
     GammaParameterError,
-    GammaRateLimitError,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
-from airflow_provider_gamma.protocol import ApiRequest, Export, Generation, RetryPolicy
+from airflow_provider_gamma.protocol import Export, Generation, RetryPolicy
 
 EventStatus = Literal["success", "failed", "timeout", "error"]
 #: Latest accepted ``end_time``: the year 9999, past which datetimes overflow.
 MAX_END_TIME = 253_402_300_799.0
 EVENT_STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "error"})
+#: Most attempts of one poll (a RetryPolicy's ceiling): ``max_consecutive_errors`` above 99 count as 99.
+MAX_POLL_ATTEMPTS = 100
 
 
 class GenerationEvent(TypedDict):
@@ -105,10 +106,6 @@ class _GammaJobTrigger(BaseTrigger):
 
     # --- what each kind of job says ---------------------------------------------------------------
 
-    def _request(self) -> ApiRequest:
-        """The poll request, for the retry policy's view of it."""
-        raise NotImplementedError
-
     async def _read(self, hook: GammaHook) -> Any:
         """One poll of the job."""
         raise NotImplementedError
@@ -131,7 +128,14 @@ class _GammaJobTrigger(BaseTrigger):
         return float("inf") if self.end_time is None else self.end_time - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = GammaHook(self.gamma_conn_id, retry_policy=RetryPolicy(max_attempts=1))
+        # One poll is one call of the attempt flow: failures in a row are its retries (429s do not
+        # count, they are waited out as Gamma asks), so the trigger retries exactly as a worker does.
+        hook = GammaHook(
+            self.gamma_conn_id,
+            retry_policy=RetryPolicy(
+                max_attempts=min(self.max_consecutive_errors + 1, MAX_POLL_ATTEMPTS), count_rate_limits=False
+            ),
+        )
         try:
             try:
                 event = await self._watch(hook, self.first_poll_delay, None)
@@ -157,48 +161,34 @@ class _GammaJobTrigger(BaseTrigger):
             return await self._poll(hook, delay, job)
 
     async def _poll(self, hook: GammaHook, delay: float, job: Any) -> TriggerEvent:
-        policy = RetryPolicy()
-        request = self._request()
-        errors_in_a_row = 0
         while True:
             await asyncio.sleep(max(0.0, min(delay, self._seconds_left())))
             try:
                 # Bounded by the deadline: a poll held back by the key's shared rate budget (another
                 # trigger's 429) must not make this one miss its own deadline.
-                polled = await asyncio.wait_for(
-                    self._read(hook),
-                    None if self.end_time is None else max(1.0, self._seconds_left()),
+                job = await asyncio.wait_for(
+                    self._read(hook), None if self.end_time is None else max(1.0, self._seconds_left())
                 )
             except TimeoutError:
                 pass
+            except GammaAuthenticationError as error:
+                raise _KeyRefused(error, hook.settings.api_key, job) from error
             except GammaError as error:
-                if isinstance(error, GammaAuthenticationError):
-                    raise _KeyRefused(error, hook.settings.api_key, job) from error
-                if not protocol.is_transient(error):
-                    return self._event("error", str(error), job, error)
-                if not isinstance(error, GammaRateLimitError):
-                    errors_in_a_row += 1
-                if errors_in_a_row > self.max_consecutive_errors:
-                    return self._event(
-                        "error", f"gave up after {errors_in_a_row} failed polls in a row: {error}", job, error
-                    )
-                delay = policy.delay(request, 1 + errors_in_a_row, error) or policy.max_backoff
-                self.log.warning(
-                    "Polling %s %s: %s; next poll in %.1f s", self._what, self.job_id, error, delay
-                )
+                if protocol.is_transient(error):
+                    attempts = hook.retry_policy.max_attempts
+                    message = f"gave up after {attempts} failed polls in a row: {error}"
+                    return self._event("error", message, job, error)
+                return self._event("error", str(error), job, error)
             else:
-                job, errors_in_a_row = polled, 0
                 if job["status"] == "completed":
                     return self._event("success", f"Gamma {self._what} {self.job_id} completed", job)
                 if job["status"] == "failed":
                     reason = self._failure(job)
                     return self._event("failed", f"Gamma {self._what} {self.job_id} failed: {reason}", job)
-                # Up to +20 % keeps thousands of triggers started together from polling in lockstep;
-                # never shorter than the interval, so a generation of d seconds costs at most
-                # ceil(d / interval) + 1 polls.
-                delay = protocol.poll_delay(self.poll_interval, hook.shared_rate_limit) * random.uniform(
-                    1.0, 1.2
-                )
+            # Up to +20 % keeps thousands of triggers started together from polling in lockstep;
+            # never shorter than the interval, so a generation of d seconds costs at most
+            # ceil(d / interval) + 1 polls.
+            delay = protocol.poll_delay(self.poll_interval, hook.shared_rate_limit) * random.uniform(1.0, 1.2)
             if self._seconds_left() <= 0:
                 status = job["status"] if job else "unknown"
                 return self._event(
@@ -228,8 +218,9 @@ class GammaGenerationTrigger(_GammaJobTrigger):
         poll is retried sooner or later, on the hook's retry backoff or Gamma's ``Retry-After``.
     :param end_time: absolute wall-clock deadline (epoch seconds). Absolute, so a restarted trigger
         keeps the original deadline instead of starting a new window. ``None`` waits forever.
-    :param max_consecutive_errors: 5xx answers or network failures in a row tolerated before giving up;
-        429s never count, they are waited out as Gamma asks.
+    :param max_consecutive_errors: 5xx answers or network failures in a row tolerated before giving up
+        (at most 99 are honoured); 429s never count, they are waited out as Gamma asks. Failed polls are
+        retried on the hook's back-off or Gamma's ``Retry-After``, exactly as a worker's calls are.
     :param first_poll_delay: seconds to wait before the first poll (no generation completes at once).
     """
 
@@ -251,9 +242,6 @@ class GammaGenerationTrigger(_GammaJobTrigger):
     @property
     def generation_id(self) -> str:
         return self.job_id
-
-    def _request(self) -> ApiRequest:
-        return protocol.get_generation_request(self.job_id)
 
     async def _read(self, hook: GammaHook) -> Generation:
         return await hook.aget_generation(self.job_id)
@@ -302,9 +290,6 @@ class GammaExportTrigger(_GammaJobTrigger):
         super().__init__(
             export_id, gamma_conn_id, poll_interval, end_time, max_consecutive_errors, first_poll_delay
         )
-
-    def _request(self) -> ApiRequest:
-        return protocol.get_export_request(self.job_id)
 
     async def _read(self, hook: GammaHook) -> Export:
         return await hook.aget_export(self.job_id)
