@@ -1,0 +1,439 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""What every generate operator shares: submit once, never pay twice, follow the generation, finish.
+
+The never-pay-twice rules are :mod:`airflow_provider_gamma.reconcile`'s; the base class here only
+carries its decisions out (POST, look up, sleep or defer, remember the record, finish).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from airflow.sdk import BaseOperator, BaseOperatorLink
+
+from airflow_provider_gamma import parameters, reconcile
+from airflow_provider_gamma._compat import AirflowFailException, conf, task_state_store
+from airflow_provider_gamma.connection import DEFAULT_CONN_ID
+from airflow_provider_gamma.exceptions import (
+    GammaError,
+    GammaGenerationFailedError,
+    GammaGenerationTimeoutError,
+    GammaParameterError,
+    GammaSubmissionUncertainError,
+    GammaValidationError,
+    error_from_event,
+)
+from airflow_provider_gamma.hooks.gamma import GammaHook
+from airflow_provider_gamma.protocol import (
+    GammaHit,
+    Generation,
+    GenerationCreated,
+    failure_reason,
+    is_transient,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.sdk.types import TaskInstanceKey
+
+XCOM_GENERATION_ID = "generation_id"
+XCOM_GAMMA_URL = "gamma_url"
+XCOM_SUBMISSION = "gamma_submission"
+#: No Gamma generation completes in under ten seconds, so the trigger spends no poll before then.
+DEFAULT_FIRST_POLL_DELAY = 10.0
+
+
+class GammaGenerationLink(BaseOperatorLink):
+    """ "View in Gamma": opens the generated gamma (its ``gammaUrl``) once the generation completed."""
+
+    name = "View in Gamma"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        return str(XCom.get_value(key=XCOM_GAMMA_URL, ti_key=ti_key) or "")
+
+
+def generation_failure(generation: Generation) -> GammaGenerationFailedError:
+    """The error for a generation Gamma reported as failed, with Gamma's message and the generation id."""
+    return GammaGenerationFailedError(
+        failure_reason(generation),
+        generation_id=generation["generationId"],
+        http_status=generation.get("error", {}).get("statusCode"),
+    )
+
+
+def _submission_record(value: Any) -> reconcile.Submission:
+    record = reconcile.Submission.from_json(value)
+    if record is None or record.marker is None:
+        raise GammaError(f"Cannot resume looking for an uncertain POST's deck: bad record {value!r}")
+    return record
+
+
+def _max_tries(context: Context) -> int:
+    """What Airflow fixed for this try's ``max_tries`` (kept by a retry, set anew by a clear)."""
+    max_tries = getattr(context["ti"], "max_tries", None)
+    return max_tries if isinstance(max_tries, int) else -1
+
+
+def _title_refused(error: GammaError) -> bool:
+    return isinstance(error, GammaValidationError) and "title" in error.message.lower()
+
+
+class _GammaGenerationOperator(BaseOperator):
+    """What the generate operators share: submit once, never pay twice, wait or defer, return the result."""
+
+    operator_extra_links = (GammaGenerationLink(),)
+    ui_color = "#e9e1fb"
+    #: The endpoint the operator POSTs to; part of the request's fingerprint.
+    _endpoint: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        gamma_conn_id: str = DEFAULT_CONN_ID,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | timedelta = 5.0,
+        timeout: float | timedelta = timedelta(minutes=30),
+        first_poll_delay: float | timedelta = DEFAULT_FIRST_POLL_DELAY,
+        resubmit_failed: bool = False,
+        title: str | None = None,
+        reconcile: bool = True,
+        reconcile_window: float | timedelta | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, flag in (
+            ("wait_for_completion", wait_for_completion),
+            ("deferrable", deferrable),
+            ("resubmit_failed", resubmit_failed),
+            ("reconcile", reconcile),
+        ):
+            if not isinstance(flag, bool):  # a string such as "False" would be truthy
+                raise GammaParameterError(f"Invalid Gamma parameter {name}={flag!r}: must be True or False")
+        self.first_poll_delay = parameters.seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
+        self.gamma_conn_id = gamma_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = parameters.seconds(
+            poll_interval, "poll_interval", maximum=parameters.MAX_POLL_INTERVAL
+        )
+        self.timeout = parameters.seconds(timeout, "timeout")
+        self.resubmit_failed = resubmit_failed
+        self.title = title
+        self.reconcile = reconcile
+        # A deck may show in Gamma's search only once complete: look for it as long as it may take.
+        self.reconcile_window = (
+            self.timeout
+            if reconcile_window is None
+            else parameters.seconds(reconcile_window, "reconcile_window")
+        )
+        self._started = time.monotonic()
+
+    @cached_property
+    def hook(self) -> GammaHook:
+        return GammaHook(self.gamma_conn_id)
+
+    def build_body(self) -> dict[str, Any]:
+        """The request body from the (rendered) parameters; raises :class:`GammaParameterError`."""
+        raise NotImplementedError
+
+    def _send(self, body: Mapping[str, Any], *, timeout: float | None) -> GenerationCreated:
+        """POST ``body`` to the operator's endpoint."""
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> Generation:
+        self._started = time.monotonic()
+        store = task_state_store(context)
+        this = reconcile.Submission(
+            fingerprint=reconcile.fingerprint(self._endpoint, self.build_body()),
+            max_tries=_max_tries(context),
+        )
+        earlier = reconcile.Submission.from_json(store.get(reconcile.STATE_KEY)) if store else None
+        decision = reconcile.start(earlier, this)
+        if isinstance(decision, reconcile.Submit) and decision.reason:
+            self.log.info("%s; submitting a new one", decision.reason)
+        elif isinstance(decision, reconcile.LookUpNow) and earlier is not None:
+            self.log.warning(
+                "An earlier try's POST may have started a generation whose id never arrived; looking "
+                "for its deck (reference %s) before submitting anything",
+                earlier.marker,
+            )
+        return self._carry_out(context, earlier or this, decision)
+
+    def _carry_out(
+        self, context: Context, record: reconcile.Submission, decision: reconcile.Decision
+    ) -> Generation:
+        """Carry out :mod:`~airflow_provider_gamma.reconcile`'s decisions about ``record`` until the
+        generation is followed or its deck found; a wait in the triggerer leaves by deferring."""
+        last: reconcile.Outcome | None = None
+        while True:
+            match decision:
+                case reconcile.Reattach(generation_id=generation_id):
+                    generation = self._reattach(generation_id)
+                    if generation is not None:
+                        return self._follow(context, generation)
+                    decision = reconcile.Submit(reconcile.Submission(record.fingerprint, record.max_tries))
+                    continue
+                case reconcile.Submit(record=record) | reconcile.SendAgain(record=record):
+                    if isinstance(decision, reconcile.SendAgain):
+                        self.log.warning(
+                            "No deck carries the reference %s %.0f s after the POST, so Gamma did not "
+                            "create one; submitting again",
+                            record.marker,
+                            time.time() - record.sent_at,
+                        )
+                    record, generation = self._post(context, record)
+                    if generation is not None:
+                        return self._follow(context, generation)
+                    last = None
+                case reconcile.LookUpNow():
+                    record, last = self._look_up(record)
+                case reconcile.WaitUntil(when=when):
+                    self._remember(context, record)
+                    self._wait_until(when, record, context)
+                case reconcile.Found(deck=deck):
+                    self._remember(context, record)
+                    return self._reconciled(context, deck, record)
+                case reconcile.GiveUp(evidence=evidence):
+                    raise GammaSubmissionUncertainError(evidence)
+            decision = reconcile.decide(record, time.time(), last, window=self.reconcile_window)
+
+    def _remember(self, context: Context, record: reconcile.Submission) -> None:
+        store = task_state_store(context)
+        if store is not None:
+            store.set(reconcile.STATE_KEY, record.to_json())
+
+    def _post(
+        self, context: Context, record: reconcile.Submission
+    ) -> tuple[reconcile.Submission, Generation | None]:
+        """POST once, noting first what lets a lookup find the deck should the answer be lost: the
+        record as sent and the accepted generation, or ``None`` when the answer was lost."""
+        body = self.build_body()
+        marker = reconcile.new_marker() if self.reconcile else None
+        while True:
+            record = record.sending(marker, time.time())
+            self._remember(context, record)
+            try:
+                created = self._send(
+                    reconcile.with_reference(body, marker) if marker else body,
+                    timeout=self._time_for_post(),
+                )
+            except GammaSubmissionUncertainError as error:
+                if marker is None:
+                    raise GammaSubmissionUncertainError(
+                        f"{error} With reconcile=False the deck cannot be looked for: check your Gamma "
+                        "workspace for a new gamma before re-running the task.",
+                        http_status=error.http_status,
+                        request_id=error.request_id,
+                    ) from error
+                self.log.warning("%s; looking for the deck by its reference %s", error, marker)
+                return record.noted(f"POST uncertain ({error.http_status or 'no answer'})", time.time()), None
+            except GammaError as error:
+                # Gamma certainly did not start a deck (a 4xx, or a 429 or connection failure retried to
+                # the end). An endpoint that takes no title (from-template's is not documented everywhere)
+                # still gets the deck, only without a reference; otherwise the next try submits afresh.
+                if marker is not None and self.title is None and _title_refused(error):
+                    self.log.warning(
+                        "Gamma refused the title that carries the reference (%s); submitting without it, "
+                        "so a lost answer to this POST cannot be settled",
+                        error,
+                    )
+                    marker = None
+                    continue
+                self._remember(context, record.refused())
+                raise
+            record = replace(record, generation_id=created["generationId"])
+            self._remember(context, record)
+            generation: Generation = {"generationId": created["generationId"], "status": "pending"}
+            if created.get("warnings"):
+                generation["warnings"] = created["warnings"]
+            if created.get("pageWarnings"):
+                generation["pageWarnings"] = created["pageWarnings"]
+            return record, generation
+
+    def _time_for_post(self) -> float | None:
+        """Seconds the POST may take so that it settles before ``execution_timeout`` fires."""
+        if self.execution_timeout is None:
+            return None
+        budget = self.execution_timeout.total_seconds()
+        left = budget - (time.monotonic() - self._started) - min(30.0, max(5.0, budget / 10))
+        if left < 1:
+            raise GammaError(
+                f"execution_timeout={budget:.0f}s leaves no time for the POST to settle; not submitting"
+            )
+        return left
+
+    def _follow(self, context: Context, generation: Generation) -> Generation:
+        """Publish the id and the link, then wait for the generation here or in the triggerer."""
+        generation_id = generation["generationId"]
+        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=generation_id)
+        # Airflow resolves the link whenever the task stops, deferring included; until Gamma reports
+        # the gamma's URL it is empty, rather than an error about a missing XCom in every task log.
+        context["ti"].xcom_push(key=XCOM_GAMMA_URL, value=generation.get("gammaUrl", ""))
+        if generation["status"] == "completed" or not self.wait_for_completion:
+            return self._finish(context, generation)
+        deadline = time.time() + self.timeout
+        if not self.deferrable:
+            final = self.hook.wait_for_generation(
+                generation_id, poll_interval=self.poll_interval, deadline=deadline
+            )
+            return self._finish(context, {**generation, **final})
+        from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
+
+        self.defer(
+            trigger=GammaGenerationTrigger(
+                generation_id=generation_id,
+                gamma_conn_id=self.gamma_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=deadline,
+                first_poll_delay=min(self.first_poll_delay, self.timeout),
+            ),
+            method_name="execute_complete",
+            kwargs={"warnings": generation.get("warnings"), "page_warnings": generation.get("pageWarnings")},
+            # A backstop only: the trigger reports the deadline itself, with the generation id.
+            timeout=self.execution_timeout or timedelta(seconds=self.timeout + self.poll_interval + 120),
+        )
+
+    def _reattach(self, generation_id: str) -> Generation | None:
+        """The generation an earlier try of this clear started: a pending one is watched again and a
+        completed one returned, so a retry never pays again; a failed one is resubmitted only with
+        ``resubmit_failed=True`` (``None``)."""
+        generation = self.hook.get_generation(generation_id)
+        if generation["status"] == "failed":
+            if not self.resubmit_failed:
+                raise AirflowFailException(
+                    f"An earlier try's {generation_failure(generation)}; not starting a new, billed one. "
+                    "Set resubmit_failed=True to let retries submit again, or clear the task."
+                )
+            self.log.info("Earlier try's generation %s failed; submitting a new one", generation_id)
+            return None
+        self.log.info("Re-attaching to generation %s started by an earlier try", generation_id)
+        return generation
+
+    # --- the deck of a POST whose answer was lost ------------------------------------------------
+
+    def _look_up(self, record: reconcile.Submission) -> tuple[reconcile.Submission, reconcile.Outcome]:
+        """One search for the record's reference; the record with what it saw noted."""
+        assert record.marker is not None
+        try:
+            hits = self.hook.search_gammas(
+                record.marker, updated_after=record.searched_since(), include_archived=True
+            )
+        except GammaError as error:
+            return reconcile.search_failed(record, str(error), transient=is_transient(error), now=time.time())
+        return reconcile.searched(record, hits, time.time())
+
+    def _wait_until(self, wake: float, record: reconcile.Submission, context: Context) -> None:
+        """Wait for the next lookup: in the triggerer when deferrable, else here, within the try's time."""
+        if self.deferrable:
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            # Also in XCom, which outlives the deferral: ``airflow dags test`` resumes a task with
+            # the trigger's event only, dropping the kwargs below.
+            context["ti"].xcom_push(key=XCOM_SUBMISSION, value=record.to_json())
+            self.defer(
+                trigger=DateTimeTrigger(moment=datetime.fromtimestamp(wake, UTC)),
+                method_name="resume_reconciliation",
+                kwargs={"submission": record.to_json()},
+            )
+        wait = max(0.0, wake - time.time())
+        if self.execution_timeout is not None:
+            left = self.execution_timeout.total_seconds() - (time.monotonic() - self._started) - 5.0
+            if wait > left:
+                message = (
+                    f"execution_timeout leaves no time to look for the deck again in {wait:.0f} s. "
+                    f"{record.evidence()}"
+                )
+                if task_state_store(context) is not None:  # the next try carries on from the record
+                    raise GammaError(f"{message}; the next try keeps looking")
+                raise GammaSubmissionUncertainError(f"{message}. Check your Gamma workspace.")
+        time.sleep(wait)
+
+    def resume_reconciliation(
+        self, context: Context, event: Mapping[str, Any] | None = None, submission: Any = None
+    ) -> Generation:
+        """Resume after a deferred wait between two lookups of an uncertain POST's deck."""
+        self._started = time.monotonic()
+        if submission is None:
+            ti = context["ti"]
+            submission = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_SUBMISSION, map_indexes=ti.map_index)
+        return self._carry_out(context, _submission_record(submission), reconcile.LookUpNow())
+
+    def _reconciled(self, context: Context, deck: GammaHit, record: reconcile.Submission) -> Generation:
+        self.log.warning(
+            "Found the deck of the uncertain POST by its reference %s: gamma %s. Gamma reports no "
+            "generation id or credits for it.",
+            record.marker,
+            deck["id"],
+        )
+        result: dict[str, Any] = {
+            "generationId": None,
+            "status": "completed",
+            "gammaId": deck["id"],
+            "gammaUrl": deck.get("url", ""),
+            "reconciled": True,
+        }
+        export_as = self.build_body().get("exportAs")
+        if export_as:
+            result["exportAs"] = export_as
+        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=None)
+        return self._finish(context, cast(Generation, result))
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: Mapping[str, Any] | None = None,
+        warnings: str | None = None,
+        page_warnings: Any = None,
+    ) -> Generation:
+        """Resume after the trigger fired: check the event (it crossed a process boundary) and finish."""
+        from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES
+
+        if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
+            raise GammaError(f"Unexpected event from GammaGenerationTrigger: {event!r}")
+        generation_id = str(event.get("generation_id"))
+        generation: Generation = event.get("generation") or {
+            "generationId": generation_id,
+            "status": "pending",
+        }
+        if warnings:
+            generation["warnings"] = warnings
+        if page_warnings:
+            generation["pageWarnings"] = page_warnings
+        if event["status"] == "timeout":
+            raise GammaGenerationTimeoutError(
+                f"{event['message']}; wait for it with GammaGenerationSensor(generation_id={generation_id!r})",
+                generation_id=generation_id,
+            )
+        if event["status"] == "error":
+            raise error_from_event(event, f"Watching generation {generation_id} failed: {event['message']}")
+        return self._finish(context, generation)
+
+    def _finish(self, context: Context, generation: Generation) -> Generation:
+        if generation["status"] == "failed":
+            failure = generation_failure(generation)
+            if self.resubmit_failed:
+                raise GammaError(f"{failure} (a retry will submit a new generation: resubmit_failed=True)")
+            self.log.error(
+                "Not retrying, since a retry would pay for a new generation (resubmit_failed=False)"
+            )
+            raise failure
+        if generation.get("gammaUrl"):
+            context["ti"].xcom_push(key=XCOM_GAMMA_URL, value=generation["gammaUrl"])
+            self.log.info(
+                "Gamma deck %s is ready: %s",
+                generation["generationId"] or generation.get("gammaId"),
+                generation["gammaUrl"],
+            )
+        if generation.get("summary"):
+            self.log.info("The agent's summary: %s", generation["summary"])
+        if generation.get("credits"):
+            self.log.info("Credits: %s", generation["credits"])
+        return generation

@@ -1,0 +1,126 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+"""The Gamma 5 agent's operator: a brief in, a planned, written and designed deck out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from airflow_provider_gamma import parameters
+from airflow_provider_gamma.operators._generation import _GammaGenerationOperator
+from airflow_provider_gamma.protocol import GenerationCreated
+
+#: An agent run plans, reads its sources and builds cards one by one: no sooner than this is it done.
+AGENT_FIRST_POLL_DELAY = 30.0
+AGENT_POLL_INTERVAL = 10.0
+AGENT_TIMEOUT = timedelta(minutes=60)
+
+
+class GammaAgentGenerateOperator(_GammaGenerationOperator):
+    """Have the Gamma 5 agent plan, write and design a presentation, document or social post.
+
+    Gamma's docs call ``POST /v1.0/generations`` "classic" and recommend the agent for new decks: it
+    takes a brief rather than text-handling settings, may read ``source_urls`` and the workspace's
+    connectors, and picks a design (or starts from ``template_id``). Submits once, waits (deferred
+    when ``deferrable``), re-attaches on retries, settles an uncertain POST by its reference and
+    returns like :class:`GammaGenerateOperator`; the result also holds the agent's ``summary`` of what
+    it made. Its generation id starts with ``gen_``, which is how the trigger, the sensor and the
+    export operator know to poll the agent endpoint.
+
+    Gamma 5's schema is younger than the classic one: the fields below are validated as Gamma's
+    documents and its own n8n node describe them; anything newer goes through ``extra_body``.
+
+    :param prompt: the brief: what to make, for whom, from which figures (1 to 400,000 chars).
+        Templated.
+    :param format: ``presentation`` (default), ``document`` or ``social``; Gamma 5 makes no webpages.
+    :param additional_instructions: tone, audience, language or style guidance (up to 5,000 chars).
+    :param num_cards: target number of cards, 1 to 100 (10 on the Free plan); the agent may land a
+        card either side.
+    :param quality: ``lite``, ``standard`` or ``max`` (plan permitting); Gamma's workspace default
+        when not given.
+    :param source_urls: up to 10 http(s) pages for the agent to read; one it cannot read is skipped.
+    :param template_id: a template (or any gamma of the workspace) to start from.
+    :param disable_connectors: stop the agent reading workspace connectors (Notion, Slack, ...).
+    :param folder_id: the folder to file the gamma in.
+    :param export_as: also export as ``pdf``, ``pptx`` or ``png``.
+    :param sharing_options: ``{"workspaceAccess", "externalAccess", "emailOptions"}``.
+    :param extra_body: Gamma fields newer than this provider, merged into the request body as is.
+    :param poll_interval: seconds between polls; 10 by default, as agent runs last minutes.
+    :param timeout: how long to wait; 60 minutes by default (Gamma documents no typical duration
+        for the agent; its runs read sources and build card by card, several times a classic run).
+    :param first_poll_delay: seconds before the first poll when deferred; 30 by default.
+
+    The remaining parameters (``title``, ``reconcile``, ``deferrable`` ...) are those of
+    :class:`GammaGenerateOperator`. The reference for settling a lost POST's answer rides in
+    ``title`` as for the classic engine; should Gamma refuse a title on agent runs, the deck is still
+    made, without one, and an uncertain POST then fails the task with the evidence instead.
+    """
+
+    template_fields: Sequence[str] = (
+        "prompt",
+        "title",
+        "format",
+        "additional_instructions",
+        "num_cards",
+        "quality",
+        "source_urls",
+        "template_id",
+        "folder_id",
+        "export_as",
+        "sharing_options",
+        "extra_body",
+        "gamma_conn_id",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "prompt": "md",
+        "sharing_options": "json",
+        "extra_body": "json",
+    }
+    _endpoint = "POST /v1.0/agent/generations"
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        format: str | None = None,
+        additional_instructions: str | None = None,
+        num_cards: int | str | None = None,
+        quality: str | None = None,
+        source_urls: list[str] | None = None,
+        template_id: str | None = None,
+        disable_connectors: bool | None = None,
+        folder_id: str | None = None,
+        export_as: str | None = None,
+        sharing_options: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+        poll_interval: float | timedelta = AGENT_POLL_INTERVAL,
+        timeout: float | timedelta = AGENT_TIMEOUT,
+        first_poll_delay: float | timedelta = AGENT_FIRST_POLL_DELAY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            poll_interval=poll_interval, timeout=timeout, first_poll_delay=first_poll_delay, **kwargs
+        )
+        self.prompt = prompt
+        self.format = format
+        self.additional_instructions = additional_instructions
+        self.num_cards = num_cards
+        self.quality = quality
+        self.source_urls = source_urls
+        self.template_id = template_id
+        self.disable_connectors = disable_connectors
+        self.folder_id = folder_id
+        self.export_as = export_as
+        self.sharing_options = sharing_options
+        self.extra_body = extra_body
+        self.build_body()
+
+    def build_body(self) -> dict[str, Any]:
+        return parameters.agent_body(
+            **{keyword: getattr(self, keyword) for keyword, _ in parameters.AGENT_FIELDS.values()},
+            extra_body=self.extra_body,
+        )
+
+    def _send(self, body: Mapping[str, Any], *, timeout: float | None) -> GenerationCreated:
+        return self.hook.submit_agent_generation(body, timeout=timeout)
