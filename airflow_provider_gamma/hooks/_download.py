@@ -12,12 +12,12 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_gamma import protocol
 from airflow_provider_gamma.connection import GammaSettings
-from airflow_provider_gamma.exceptions import GammaExportError, GammaTransportError
-from airflow_provider_gamma.hooks._transport import attempt_deadline, new_sync_session
+from airflow_provider_gamma.exceptions import GammaError, GammaExportError, GammaTransportError
+from airflow_provider_gamma.hooks._transport import attempt_deadline, drive, new_sync_session
 from airflow_provider_gamma.protocol import ApiRequest, ApiResponse
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ EXPORT_CHUNK_SIZE = 256 * 1024
 EXPORT_BUFFERS = 4
 #: Seconds a whole export download may take (a 1 GiB file at 300 KiB/s).
 EXPORT_DOWNLOAD_TIMEOUT = 3600.0
+_EXPORT_REQUEST = ApiRequest("GET", "export")
 
 
 @dataclass(frozen=True)
@@ -192,3 +193,42 @@ def _copy_export(
         hashing.put(None)
         hasher.join()
     return size, digest.hexdigest()
+
+
+def fetch(
+    url: str,
+    download: Callable[[str], ExportDownload],
+    policy: protocol.RetryPolicy,
+    log: Any,
+    *,
+    reset: Callable[[], object],
+    refresh: Callable[[], str] | None,
+    what: str,
+) -> ExportDownload:
+    """``download(url)`` run by the attempt flow (see :meth:`GammaHook.fetch_export`)."""
+    refreshed = False
+    while True:
+
+        def attempt(_: protocol.Send, current: str = url) -> protocol.Outcome:
+            try:
+                return protocol.Delivered(download(current))
+            except GammaError as error:
+                reset()
+                return error
+            except BaseException:
+                reset()
+                raise
+
+        flow = protocol.attempt_flow(_EXPORT_REQUEST, policy, timeout=EXPORT_DOWNLOAD_TIMEOUT)
+        try:
+            return cast(ExportDownload, drive(flow, attempt, log))
+        except GammaError as error:
+            if error.http_status == 403 and refresh is not None and not refreshed:
+                refreshed = True
+                log.warning("Export host refused the URL (%s); fetching a fresh one", error)
+                url = refresh()
+                continue
+            raise GammaExportError(
+                f"Downloading {what} failed; nothing was landed. Last error: {error}",
+                http_status=error.http_status,
+            ) from error

@@ -24,18 +24,28 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import hashlib
 import logging
 import os
 import ssl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_gamma import protocol
 from airflow_provider_gamma.connection import GammaSettings
 from airflow_provider_gamma.exceptions import GammaTransportError
-from airflow_provider_gamma.protocol import ApiResponse, AttemptFlow, Outcome, RateLimit, Send, Sleep
+from airflow_provider_gamma.protocol import (
+    ApiResponse,
+    AttemptFlow,
+    Outcome,
+    RateBudget,
+    RateLimit,
+    Send,
+    Sleep,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -94,23 +104,8 @@ class SyncTransport:
         self.rate_limit: RateLimit | None = None
 
     def run(self, flow: AttemptFlow, log: logging.Logger | Any) -> Any:
-        """Drive ``flow`` to its end; returns its payload or raises its error."""
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Sleep):
-                    _log_sleep(log, step)
-                    time.sleep(step.seconds)
-                    step = flow.send(None)
-                else:
-                    outcome = self.send(step)
-                    if isinstance(outcome, ApiResponse):
-                        self.rate_limit = outcome.rate_limit
-                    step = flow.send(outcome)
-        except StopIteration as done:
-            return done.value
-        finally:
-            flow.close()
+        """Drive ``flow`` to its end over this session; returns its payload or raises its error."""
+        return drive(flow, self.send, log)
 
     def send(self, step: Send) -> Outcome:
         request, settings = step.request, self.settings
@@ -127,9 +122,28 @@ class SyncTransport:
                     body, oversize = _read_capped(response)
             except _sync_errors() as error:
                 return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
-        return ApiResponse.received(
+        answer = ApiResponse.received(
             response.status_code, response.headers, body, secret=settings.api_key, oversize=oversize
         )
+        self.rate_limit = answer.rate_limit
+        return answer
+
+
+def drive(flow: AttemptFlow, send: Callable[[Send], Outcome], log: logging.Logger | Any) -> Any:
+    """The sync driver: carry out ``flow``'s steps with ``send`` and ``time.sleep``."""
+    try:
+        step = next(flow)
+        while True:
+            if isinstance(step, Sleep):
+                _log_sleep(log, step)
+                time.sleep(step.seconds)
+                step = flow.send(None)
+            else:
+                step = flow.send(send(step))
+    except StopIteration as done:
+        return done.value
+    finally:
+        flow.close()
 
 
 @functools.cache
@@ -210,12 +224,37 @@ def attempt_deadline(seconds: float) -> Iterator[_Progress]:
 
 class AsyncTransport:
     """Carries attempt flows over one ``aiohttp`` session, shared by every trigger of a connection in
-    an event loop."""
+    an event loop (:meth:`shared`), with the rate budget they all spend."""
+
+    #: Each event loop's transports, by connection; a loop's entry goes with the loop.
+    pools: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncTransport]]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    @asynccontextmanager
+    async def shared(cls, settings: GammaSettings) -> AsyncIterator[AsyncTransport]:
+        """This loop's transport for ``settings``, created for the first user and closed after the last."""
+        pool = cls.pools.setdefault(asyncio.get_running_loop(), {})
+        key = hashlib.sha256(repr((settings, settings.api_key, settings.proxy)).encode()).hexdigest()
+        transport = pool.get(key)
+        if transport is None:
+            transport = pool[key] = cls(settings)
+        transport.users += 1
+        try:
+            yield transport
+        finally:
+            transport.users -= 1
+            if transport.users == 0:
+                del pool[key]
+                await transport.close()
 
     def __init__(self, settings: GammaSettings) -> None:
         import aiohttp
 
         self.settings = settings
+        self.users = 0
+        self.budget = RateBudget()
         #: Rate-limit headers of the newest answer to any user of this transport.
         self.rate_limit: RateLimit | None = None
         self.proxy = proxy_for(settings.base_url, settings)
@@ -232,8 +271,8 @@ class AsyncTransport:
         )
 
     async def run(self, flow: AttemptFlow, log: logging.Logger | Any) -> Any:
-        """Drive ``flow`` to its end; returns its payload or raises its error. A cancelled call (a
-        cleared task, a deadline) closes the flow, which gives its rate-budget ticket back."""
+        """The async driver: carry out ``flow``'s steps with :meth:`send` and ``asyncio.sleep``. A
+        cancelled call (a cleared task, a deadline) closes the flow, which gives its ticket back."""
         try:
             step = next(flow)
             while True:
@@ -242,10 +281,7 @@ class AsyncTransport:
                     await asyncio.sleep(step.seconds)
                     step = flow.send(None)
                 else:
-                    outcome = await self.send(step)
-                    if isinstance(outcome, ApiResponse):
-                        self.rate_limit = outcome.rate_limit
-                    step = flow.send(outcome)
+                    step = flow.send(await self.send(step))
         except StopIteration as done:
             return done.value
         finally:
@@ -273,13 +309,15 @@ class AsyncTransport:
                         break
         except (aiohttp.ClientError, OSError, ValueError) as error:  # TimeoutError is an OSError
             return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
-        return ApiResponse.received(
+        answer = ApiResponse.received(
             response.status,
             response.headers,
             bytes(body),
             secret=settings.api_key,
             oversize=len(body) > protocol.MAX_ANSWER_BYTES,
         )
+        self.rate_limit = answer.rate_limit
+        return answer
 
     async def close(self) -> None:
         await self.session.close()
@@ -307,6 +345,7 @@ __all__ = [
     "SyncTransport",
     "attempt_deadline",
     "ca_for",
+    "drive",
     "new_sync_session",
     "proxy_for",
 ]

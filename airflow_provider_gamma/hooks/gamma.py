@@ -11,13 +11,11 @@ and from the triggerer.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
@@ -75,9 +73,10 @@ class GammaHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = "Gamma"
 
+    #: Each event loop's shared clients, by connection (see :meth:`async_session`).
     _async_pools: ClassVar[
-        weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedSession]]
-    ] = weakref.WeakKeyDictionary()
+        weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncTransport]]
+    ] = AsyncTransport.pools
 
     def __init__(
         self,
@@ -98,7 +97,7 @@ class GammaHook(BaseHook):
         self._settings_read_at = -math.inf
         self._transport: SyncTransport | None = None
         self._budget = RateBudget()
-        self._shared: _SharedSession | None = None
+        self._shared: AsyncTransport | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(gamma_conn_id={self.gamma_conn_id!r})"
@@ -176,34 +175,21 @@ class GammaHook(BaseHook):
 
     @asynccontextmanager
     async def async_session(self) -> AsyncIterator[None]:
-        """Hold the event loop's shared client for this connection while the block runs.
-
-        Every trigger of one connection in a triggerer shares one connection pool (and one rate
-        budget), so a thousand watched generations cost a handful of TCP connections.
-        """
-        settings = await self.aget_settings()
-        pool = self._async_pools.setdefault(asyncio.get_running_loop(), {})
-        key = hashlib.sha256(repr((settings, settings.api_key, settings.proxy)).encode()).hexdigest()
-        shared = pool.get(key)
-        if shared is None:
-            shared = pool[key] = _SharedSession(AsyncTransport(settings))
-        shared.users += 1
-        self._shared = shared
-        try:
-            yield
-        finally:
-            self._shared = None
-            shared.users -= 1
-            if shared.users == 0:
-                del pool[key]
-                await shared.transport.close()
+        """Hold the event loop's shared client for this connection while the block runs: every trigger
+        of one connection in a triggerer shares one connection pool and one rate budget."""
+        async with AsyncTransport.shared(await self.aget_settings()) as transport:
+            self._shared = transport
+            try:
+                yield
+            finally:
+                self._shared = None
 
     async def _acall(self, request: ApiRequest) -> Any:
         shared = self._shared
         if shared is None:
             async with self.async_session():
                 return await self._acall(request)
-        transport = shared.transport
+        transport = shared
         flow = protocol.attempt_flow(
             request,
             self.retry_policy,
@@ -219,7 +205,7 @@ class GammaHook(BaseHook):
     @property
     def shared_rate_limit(self) -> RateLimit | None:
         """The newest rate-limit headers seen by any trigger sharing this hook's async session."""
-        return self._shared.transport.rate_limit if self._shared is not None else self.rate_limit
+        return self._shared.rate_limit if self._shared is not None else self.rate_limit
 
     # --- generations --------------------------------------------------------------------------------
 
@@ -458,14 +444,6 @@ class GammaHook(BaseHook):
 
     # --- exports ------------------------------------------------------------------------------------
 
-    @contextmanager
-    def open_export(self, url: str, *, timeout: float | None = None) -> Iterator[requests.Response]:
-        """Open a streaming GET of an export URL, with no credentials of any kind, through the
-        connection's proxy and CA settings (see ``hooks/_download.py``)."""
-        self._refuse_non_http(url)
-        with _download.open_export(self.settings, url, timeout=timeout) as response:
-            yield response
-
     def download_export(
         self,
         url: str,
@@ -476,7 +454,8 @@ class GammaHook(BaseHook):
         views: bool = False,
         deadline: float = _download.EXPORT_DOWNLOAD_TIMEOUT,
     ) -> ExportDownload:
-        """Stream an export into ``write`` chunk by chunk (memory stays flat) and check it arrived whole.
+        """Stream an export into ``write`` chunk by chunk (memory stays flat) and check it arrived whole;
+        with no credentials of any kind, through the connection's proxy and CA settings.
 
         :param url: the generation's or export's ``exportUrl``.
         :param write: called with each chunk of the body, in order.
@@ -502,18 +481,33 @@ class GammaHook(BaseHook):
             deadline=deadline,
         )
 
+    def fetch_export(
+        self,
+        url: str,
+        write: Callable[[bytes], object],
+        *,
+        reset: Callable[[], object],
+        refresh: Callable[[], str] | None = None,
+        on_headers: Callable[[Mapping[str, str]], object] | None = None,
+        views: bool = False,
+        what: str = "the export",
+    ) -> ExportDownload:
+        """:meth:`download_export`, retried by the attempt flow like every API call: a transient failure
+        (5xx, a dropped, cut or drip-fed download) is retried on :attr:`retry_policy` after ``reset()``
+        threw the attempt's bytes away; a 403 from the export host (an expired signature) asks
+        ``refresh()`` for a fresh URL, once. Raises :class:`GammaExportError` naming ``what`` when it
+        gives up, with nothing written."""
+
+        def download(current: str) -> ExportDownload:
+            return self.download_export(current, write, on_headers=on_headers, views=views)
+
+        return _download.fetch(
+            url, download, self.retry_policy, self.log, reset=reset, refresh=refresh, what=what
+        )
+
     @staticmethod
     def _refuse_non_http(url: str) -> None:
         if not url.lower().startswith(("https://", "http://")):
             raise GammaExportError(
                 f"refusing to download a non-http(s) export URL: {url.split('?', maxsplit=1)[0]!r}"
             )
-
-
-@dataclass
-class _SharedSession:
-    """One event loop's client for one connection, with the rate budget all its users spend."""
-
-    transport: AsyncTransport
-    users: int = 0
-    budget: RateBudget = field(default_factory=RateBudget)

@@ -82,6 +82,7 @@ from airflow_provider_gamma.protocol._requests import (
 )
 from airflow_provider_gamma.protocol._retry import (
     AttemptFlow,
+    Delivered,
     Outcome,
     Retry,
     RetryPolicy,
@@ -109,6 +110,7 @@ __all__ = [
     "AttemptFlow",
     "Credits",
     "DeleteResult",
+    "Delivered",
     "Export",
     "ExportStatus",
     "Folder",

@@ -126,17 +126,30 @@ class Retry:
     error: GammaError
 
 
-def settle(
-    request: ApiRequest, outcome: ApiResponse | GammaTransportError, attempt: int, policy: RetryPolicy
-) -> Any:
-    """Decide what one attempt's outcome means: the decoded payload, a :class:`Retry`, or a raised error.
+@dataclass(frozen=True)
+class Delivered:
+    """The outcome of an attempt whose transport read the body itself (an export download): its result."""
+
+    value: Any
+
+
+#: What one attempt ended with: an answer, a failure without one (:class:`GammaTransportError`, or the
+#: typed error of a transport that reads answers itself), or a :class:`Delivered` result.
+Outcome = ApiResponse | GammaError | Delivered
+
+
+def settle(request: ApiRequest, outcome: Outcome, attempt: int, policy: RetryPolicy) -> Any:
+    """Decide what one attempt's outcome means: the decoded payload (or a delivered result), a
+    :class:`Retry`, or a raised error.
 
     When a request that starts a generation fails after it may have reached Gamma, the error raised is
     :class:`GammaSubmissionUncertainError`: Gamma may be generating (and billing) a deck whose id never
     arrived, so neither this client nor an Airflow task retry may send it again.
     """
     try:
-        if isinstance(outcome, GammaTransportError):
+        if isinstance(outcome, Delivered):
+            return outcome.value
+        if isinstance(outcome, GammaError):
             raise outcome
         return parse_response(request, outcome)
     except GammaError as error:
@@ -176,7 +189,6 @@ class Sleep:
     attempt: int = 0
 
 
-Outcome = ApiResponse | GammaTransportError
 #: What a driver runs: ``step = flow.send(outcome)`` until ``StopIteration.value`` is the payload.
 AttemptFlow = Generator[Send | Sleep, Outcome | None, Any]
 
