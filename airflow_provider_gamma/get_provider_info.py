@@ -70,6 +70,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": _INTEGRATION,
                 "python-modules": [
                     "airflow_provider_gamma.operators.gamma",
+                    "airflow_provider_gamma.operators.agent",
                     "airflow_provider_gamma.operators.export",
                 ],
             }

@@ -394,15 +394,13 @@ class _GammaGenerationOperator(BaseOperator):
         page_warnings: Any = None,
     ) -> Generation:
         """Resume after the trigger fired: check the event (it crossed a process boundary) and finish."""
-        from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES
+        from airflow_provider_gamma.triggers.gamma import checked_event
 
-        if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
-            raise GammaError(f"Unexpected event from GammaGenerationTrigger: {event!r}")
+        event = checked_event(event, "GammaGenerationTrigger")
         generation_id = str(event.get("generation_id"))
-        generation: Generation = event.get("generation") or {
-            "generationId": generation_id,
-            "status": "pending",
-        }
+        generation = cast(
+            Generation, event.get("generation") or {"generationId": generation_id, "status": "pending"}
+        )
         if warnings:
             generation["warnings"] = warnings
         if page_warnings:

@@ -24,7 +24,6 @@ from airflow_provider_gamma import landing, parameters
 from airflow_provider_gamma._compat import AirflowFailException, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import (
-    GammaError,
     GammaExportError,
     GammaParameterError,
     error_from_event,
@@ -229,10 +228,9 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         self, context: Context, event: Mapping[str, Any] | None = None
     ) -> list[LandedObject]:
         """Resume once the triggerer saw the new export end: land it (or fail with Gamma's reason)."""
-        from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES
+        from airflow_provider_gamma.triggers.gamma import checked_event
 
-        if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
-            raise GammaError(f"Unexpected event from GammaExportTrigger: {event!r}")
+        event = checked_event(event, "GammaExportTrigger")
         export = event.get("export")
         if event["status"] == "error":
             raise error_from_event(event, f"{event.get('message')}; nothing was landed")
@@ -357,35 +355,18 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         name = generation.get("gammaId") or generation["generationId"]
         return ExportFile(url=generation["exportUrl"], name=name, label=self._deck.label)
 
-    # --- download with retries --------------------------------------------------------------------
-
     def _download(self, export: ExportFile, sink: Sink) -> ExportDownload:
-        """Download the export into ``sink``, retrying transient failures (each after ``sink.reset()``);
-        a 403 from the export host (an expired signature) fetches a fresh URL once."""
-        url = export.url
-        policy = self.hook.retry_policy
-        refreshed = False
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self.hook.download_export(url, sink.write, on_headers=sink.on_headers, views=True)
-            except GammaError as error:
-                sink.reset()
-                if error.http_status == 403 and not refreshed:
-                    refreshed = True
-                    self.log.warning("Export host refused the URL (%s); fetching a fresh one", error)
-                    url = self._completed_generation(self._deck)["exportUrl"]
-                    continue
-                delay = policy.delay(_EXPORT_REQUEST, attempt, error)
-                if delay is None:
-                    raise GammaExportError(
-                        f"Downloading the export of {export.label} failed after {attempt} "
-                        f"attempt(s); nothing was landed. Last error: {error}",
-                        http_status=error.http_status,
-                    ) from error
-                self.log.warning("%s; attempt %d, retrying in %.1f s", error, attempt, delay)
-                time.sleep(delay)
+        """Download the export into ``sink`` through the hook's retrying download (each failed attempt
+        after ``sink.reset()``); a 403 from the export host (an expired signature) fetches a fresh URL."""
+        return self.hook.fetch_export(
+            export.url,
+            sink.write,
+            reset=sink.reset,
+            refresh=lambda: self._completed_generation(self._deck)["exportUrl"],
+            on_headers=sink.on_headers,
+            views=True,
+            what=f"the export of {export.label}",
+        )
 
     # --- lineage ----------------------------------------------------------------------------------
 

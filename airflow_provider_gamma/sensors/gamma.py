@@ -14,7 +14,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow_provider_gamma import parameters
 from airflow_provider_gamma._compat import AirflowSensorTimeout, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
-from airflow_provider_gamma.exceptions import GammaError, GammaParameterError, error_from_event
+from airflow_provider_gamma.exceptions import GammaParameterError, error_from_event
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.operators.gamma import generation_failure
 from airflow_provider_gamma.parameters import is_unresolved
@@ -97,10 +97,9 @@ class GammaGenerationSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Generation:
         """Resume after the trigger fired; ``soft_fail`` turns a failure into a skip."""
-        from airflow_provider_gamma.triggers.gamma import EVENT_STATUSES
+        from airflow_provider_gamma.triggers.gamma import checked_event
 
-        if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
-            raise GammaError(f"Unexpected event from GammaGenerationTrigger: {event!r}")
+        event = checked_event(event, "GammaGenerationTrigger")
         generation: Generation | None = event.get("generation")
         if event["status"] == "success" and generation is not None:
             return generation

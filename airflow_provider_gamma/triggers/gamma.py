@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Literal, TypedDict
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -28,6 +28,14 @@ MAX_END_TIME = 253_402_300_799.0
 EVENT_STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "error"})
 #: Most attempts of one poll (a RetryPolicy's ceiling): ``max_consecutive_errors`` above 99 count as 99.
 MAX_POLL_ATTEMPTS = 100
+
+
+def checked_event(event: Any, trigger: str) -> Mapping[str, Any]:
+    """The event a resumed task received from ``trigger``, checked once for every ``execute_complete``:
+    it crossed a process boundary (and a serializer), so its shape is not taken on trust."""
+    if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
+        raise GammaError(f"Unexpected event from {trigger}: {event!r}")
+    return event
 
 
 class GenerationEvent(TypedDict):
