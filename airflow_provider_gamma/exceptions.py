@@ -62,6 +62,17 @@ class GammaInsufficientCreditsError(GammaPermissionError):
     """The workspace is out of credits (HTTP 402, or 403 "Insufficient credits"). Never retried."""
 
 
+class GammaSearchNotEnabledError(GammaPermissionError):
+    """``GET /v1.0/gammas/search`` answered 403: Gamma rolls search out gradually, and this workspace
+    does not have it yet. Nothing can be looked up by title or text until it does; every other call
+    works as before."""
+
+
+class GammaArchivedError(GammaValidationError):
+    """The gamma is archived, and Gamma exports no archived gamma. Unarchive it in the Gamma app (or
+    export another gamma); retrying cannot help."""
+
+
 class GammaNotFoundError(GammaError, AirflowFailException):
     """The generation (or route) does not exist (HTTP 404)."""
 

@@ -324,44 +324,51 @@ class GammaHook(BaseHook):
 
     def search_gammas(
         self,
-        query: str,
+        query: str | None = None,
         *,
+        created_by: str | None = None,
         updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
         include_archived: bool = False,
         limit: int = protocol.MAX_SEARCH_LIMIT,
     ) -> list[GammaHit]:
-        """Gammas matching ``query`` (newest first), every page up to ``limit`` hits in all.
+        """Gammas whose title or text matches ``query`` (by relevance), or without a query those the
+        filters keep (newest update first): one request, as Gamma documents no further pages.
 
-        Needs search on the workspace's plan; a 403 raises :class:`GammaPermissionError`.
+        A hit is a gamma, not a generation: it has no status, and may be a deck still being written.
 
-        :param updated_after: only gammas updated at or after this moment.
+        :param query: words to match in titles and text; may be left out when a filter is given.
+        :param created_by: only gammas this user created: ``"me"`` (the key's user), an email or a
+            user id.
+        :param updated_after: only gammas last updated at or after this moment (naive = UTC).
+        :param updated_before: only gammas last updated at or before this moment (naive = UTC).
         :param include_archived: include archived gammas.
-        :param limit: most hits to return.
+        :param limit: most hits, 1 to 25 (Gamma's ceiling).
+        :raises GammaSearchNotEnabledError: search is not enabled for this workspace yet (Gamma
+            rolls it out gradually and answers 403 until then).
+        :raises GammaParameterError: ``limit`` out of range, or neither a query nor a filter given.
         """
-        hits: list[GammaHit] = []
-        pages = protocol.Pagination("GET /v1.0/gammas/search")
-        cursor: str | None = None
-        while len(hits) < limit:
-            request = protocol.search_gammas_request(
-                query,
-                updated_after=updated_after,
-                include_archived=include_archived,
-                limit=min(limit - len(hits), protocol.MAX_SEARCH_LIMIT),
-                after=cursor,
-            )
-            page, cursor = protocol.read_search(request, self._call(request))
-            hits.extend(page)
-            if not page or pages.follow(cursor) is None:
-                break
-        return hits[:limit]
+        request = protocol.search_gammas_request(
+            query,
+            created_by=created_by,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            include_archived=include_archived,
+            limit=limit,
+        )
+        return protocol.read_search(request, self._call(request))
 
     def get_gamma(self, gamma_id: str) -> Gamma:
-        """A gamma's metadata (title, URL, type, times) by its file id."""
+        """A gamma's metadata (title, URL, type, archived, times, author, theme) by its file id or the
+        doc id of its ``gamma.app/docs`` URL."""
         request = protocol.get_gamma_request(gamma_id)
         return protocol.read_gamma(request, self._call(request))
 
     def export_gamma(self, gamma_id: str, export_as: str) -> str:
-        """Start an export of an existing gamma as ``pdf``, ``pptx`` or ``png``; returns the export id."""
+        """Start an export of an existing gamma as ``pdf``, ``pptx`` or ``png``; returns the export id.
+
+        :raises GammaArchivedError: the gamma is archived; Gamma exports no archived gamma.
+        """
         request = protocol.export_gamma_request(gamma_id, export_as)
         return protocol.read_export_created(request, self._call(request))
 

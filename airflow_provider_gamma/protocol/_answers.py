@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from airflow_provider_gamma.exceptions import (
+    GammaArchivedError,
     GammaAuthenticationError,
     GammaError,
     GammaInsufficientCreditsError,
@@ -19,6 +20,7 @@ from airflow_provider_gamma.exceptions import (
     GammaPermissionError,
     GammaProtocolError,
     GammaRateLimitError,
+    GammaSearchNotEnabledError,
     GammaServerError,
     GammaSubmissionUncertainError,
     GammaTransportError,
@@ -34,7 +36,7 @@ from airflow_provider_gamma.protocol._models import (
     Page,
 )
 from airflow_provider_gamma.protocol._ratelimit import RateLimit, parse_retry_after
-from airflow_provider_gamma.protocol._requests import ApiRequest
+from airflow_provider_gamma.protocol._requests import API_PREFIX, ApiRequest
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -110,7 +112,20 @@ def error_for(request: ApiRequest, response: ApiResponse) -> GammaError:
         403: GammaPermissionError,
         404: GammaNotFoundError,
     }.get(status, GammaServerError if status >= 500 else GammaError)
+    if status == 403 and request.method == "GET" and request.path == f"{API_PREFIX}/gammas/search":
+        error_class = GammaSearchNotEnabledError
+        message += " (Gamma rolls search out gradually: it is not enabled for this workspace yet)"
+    elif status in (400, 403, 409, 422) and _starts_export(request) and "archived" in message.lower():
+        error_class = GammaArchivedError  # documented: no export of an archived gamma; its status is not
     return error_class(message, http_status=status, request_id=request_id)
+
+
+def _starts_export(request: ApiRequest) -> bool:
+    return (
+        request.method == "POST"
+        and request.path.startswith(f"{API_PREFIX}/gammas/")
+        and request.path.endswith("/export")
+    )
 
 
 def parse_response(request: ApiRequest, response: ApiResponse) -> Any:
@@ -183,19 +198,17 @@ def _excerpt(payload: Any) -> str:
     return redact(repr(payload))[:200]
 
 
-def read_search(request: ApiRequest, payload: Any) -> tuple[list[GammaHit], str | None]:
-    """The hits of one search answer (malformed ones dropped) and the next page's cursor, if any."""
+def read_search(request: ApiRequest, payload: Any) -> list[GammaHit]:
+    """The hits of a search answer, ``{"hits": [...]}``; a hit without a string ``id`` and ``title`` is
+    dropped. Gamma documents no cursor, so nothing past ``hits`` is read."""
     hits = _require(payload, ("hits",), request)["hits"]
     if not isinstance(hits, list):
         raise GammaProtocolError(f"{request.describe()}: 'hits' is not a list")
-    usable = [
+    return [
         cast(GammaHit, hit)
         for hit in hits
         if isinstance(hit, dict) and isinstance(hit.get("id"), str) and isinstance(hit.get("title"), str)
     ]
-    cursor = payload.get("nextCursor")
-    more = payload.get("hasMore", cursor is not None)
-    return usable, cursor if more and isinstance(cursor, str) and cursor else None
 
 
 def read_gamma(request: ApiRequest, payload: Any) -> Gamma:
@@ -210,10 +223,27 @@ def read_export_created(request: ApiRequest, payload: Any) -> str:
 
 
 def read_export(request: ApiRequest, payload: Any) -> Export:
+    """An export's status; a failure code sent as ``error.reason`` is also put in ``reason``, where
+    other sources send it."""
     export = _require(payload, ("exportId", "status"), request)
     if export["status"] not in ("pending", "completed", "failed"):
         raise GammaProtocolError(f"{request.describe()}: unknown export status {export['status']!r}")
+    reason = _reason(export)
+    export.pop("reason", None)
+    if reason is not None:
+        export["reason"] = reason
     return cast(Export, export)
+
+
+def _reason(export: Mapping[str, Any]) -> str | None:
+    error = export.get("error")
+    nested = error.get("reason") if isinstance(error, dict) else None
+    return _text(export.get("reason")) or _text(nested)
+
+
+def _text(value: Any) -> str | None:
+    """``value`` stripped, when it is a string with something in it."""
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def read_generation(request: ApiRequest, payload: Any) -> Generation:
@@ -226,10 +256,11 @@ def read_generation(request: ApiRequest, payload: Any) -> Generation:
     if generation["status"] == "failed" or error:
         generation["error"] = _error_body(error)
     gamma, result = generation.get("gamma"), generation.get("result")
-    if isinstance(gamma, dict):  # agent answers
-        for key, field_name in (("id", "gammaId"), ("url", "gammaUrl")):
-            if isinstance(gamma.get(key), str) and not isinstance(generation.get(field_name), str):
-                generation[field_name] = gamma[key]
+    if isinstance(gamma, dict):  # agent answers: gamma.gammaId/gammaUrl (older pages: gamma.id/url)
+        for field_name, older in (("gammaId", "id"), ("gammaUrl", "url")):
+            found = _text(gamma.get(field_name)) or _text(gamma.get(older))
+            if found and not _text(generation.get(field_name)):
+                generation[field_name] = found
     if isinstance(result, dict) and isinstance(result.get("summary"), str):
         generation.setdefault("summary", result["summary"])
     if "progress" in generation and not isinstance(generation["progress"], dict):
@@ -259,10 +290,11 @@ def failure_reason(generation: Generation) -> str:
 
 
 def export_failure_reason(export: Export) -> str:
-    """Gamma's reason for a failed export (its ``error`` in any shape, and a ``reason`` code if any)."""
+    """Gamma's reason for a failed export: its ``error`` in any shape, with the failure code whether it
+    came as ``reason`` or as ``error.reason`` (e.g. ``"Export failed (render_timeout)"``)."""
     message = _error_body(export.get("error"))["message"]
-    reason = cast(dict[str, Any], export).get("reason")
-    return f"{message} ({reason})" if isinstance(reason, str) and reason else message
+    reason = _reason(export)
+    return message if reason is None or reason in message else f"{message} ({reason})"
 
 
 def read_page(request: ApiRequest, payload: Any) -> Page:

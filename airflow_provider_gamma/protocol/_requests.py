@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
+from airflow_provider_gamma.exceptions import GammaParameterError
+
 API_PREFIX = "/v1.0"
 #: Gamma's documented page size ceiling for the list endpoints.
 MAX_PAGE_SIZE = 50
@@ -102,26 +104,52 @@ def delete_gamma_request(gamma_id: str) -> ApiRequest:
     return ApiRequest("DELETE", f"{API_PREFIX}/gammas/{_path_id(gamma_id, 'gamma_id')}")
 
 
-#: Gamma's ceiling for ``limit`` of ``GET /v1.0/gammas/search``.
+#: Gamma's ceiling for ``limit`` of ``GET /v1.0/gammas/search``; search has no further pages.
 MAX_SEARCH_LIMIT = 25
 
 
+def _search_time(moment: datetime) -> str:
+    """ISO-8601 in UTC to the millisecond, rounded down (as JavaScript's ``toISOString``); a naive
+    ``datetime`` is taken as UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def search_gammas_request(
-    query: str,
+    query: str | None = None,
     *,
+    created_by: str | None = None,
     updated_after: datetime | None = None,
+    updated_before: datetime | None = None,
     include_archived: bool = False,
     limit: int = MAX_SEARCH_LIMIT,
-    after: str | None = None,
 ) -> ApiRequest:
-    """``GET /v1.0/gammas/search``: gammas whose content matches ``query``, newest first."""
-    params = {"q": query, "limit": str(limit)}
+    """``GET /v1.0/gammas/search``: gammas whose title or text matches ``query`` (by relevance), or
+    without a query those the filters keep (newest update first). Gamma documents no cursor: one
+    request is the whole answer.
+
+    :raises GammaParameterError: ``limit`` is not 1 to :data:`MAX_SEARCH_LIMIT`, or neither a query nor a
+        filter (``created_by``, ``updated_after``, ``updated_before``) narrows the search.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH_LIMIT:
+        raise GammaParameterError(
+            f"limit must be 1 to {MAX_SEARCH_LIMIT} (Gamma's ceiling; search has no pages), got {limit!r}"
+        )
+    query = query.strip() if query else None
+    if not (query or created_by or updated_after or updated_before):
+        raise GammaParameterError(
+            "a search needs a query or a filter (created_by, updated_after, updated_before)"
+        )
+    params = {"q": query} if query else {}
+    params["limit"] = str(limit)
+    if created_by:
+        params["createdBy"] = created_by
     if updated_after is not None:
-        params["updatedAfter"] = updated_after.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        params["updatedAfter"] = _search_time(updated_after)
+    if updated_before is not None:
+        params["updatedBefore"] = _search_time(updated_before)
     if include_archived:
         params["includeArchived"] = "true"
-    if after:
-        params["after"] = after
     return ApiRequest("GET", f"{API_PREFIX}/gammas/search", params=params)
 
 
