@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -339,7 +340,8 @@ def test_full_documented_example_is_accepted(client: Client) -> None:
         "folderIds": ["fold0000marketin"],
         "exportAs": "pdf",
         "textOptions": {"amount": "detailed", "tone": "inspiring", "audience": "hikers", "language": "en"},
-        "imageOptions": {"source": "aiGenerated", "model": "imagen-4-pro", "style": "photorealistic"},
+        # the documented example's "imagen-4-pro" was retired on 2026-09-10 (see the test below)
+        "imageOptions": {"source": "aiGenerated", "model": "flux-2-pro", "style": "photorealistic"},
         "cardOptions": {
             "dimensions": "16x9",
             "headerFooter": {
@@ -535,6 +537,191 @@ def test_delete(client: Client, emu: GammaEmulator) -> None:
     assert unknown.status_code == 403
     assert error_message(unknown) == "Access denied - workspace admin role required"
     assert emu.generations[done["generationId"]].deleted is True
+
+
+# ------------------------------------------------------- the newer endpoints (gamma-api.md §18b)
+
+AGENT = "/v1.0/agent/generations"
+SEARCH = "/v1.0/gammas/search"
+
+
+@pytest.mark.parametrize("model", ["imagen-3-flash", "imagen-3-pro", "imagen-4-pro", "imagen-4-ultra"])
+def test_retired_imagen_models_are_refused(client: Client, model: str) -> None:
+    response = client.post(
+        "/v1.0/generations", {"inputText": "x", "textMode": "generate", "imageOptions": {"model": model}}
+    )
+    assert response.status_code == 400
+    assert "imageOptions.model must be one of" in error_message(response)
+
+
+def test_the_agent_post_answers_202(client: Client) -> None:
+    response = client.post(AGENT, {"prompt": "A deck", "numCards": 3, "files": ["upl_1"]})
+    assert response.status_code == 202
+    assert response.json()["generationId"].startswith("gen_")
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"prompt": "x", "title": "Mine"}, "property title should not exist"),
+        ({"prompt": "x", "textMode": "generate"}, "property textMode should not exist"),
+        ({"prompt": "x", "quality": None}, "quality should not be null"),
+        (
+            {"prompt": "x", "sharingOptions": {"emailOptions": None}},
+            "sharingOptions.emailOptions should not be null",
+        ),
+        ({"format": "presentation"}, "prompt should not be empty"),
+    ],
+)
+def test_the_agent_refuses_unknown_keys_nulls_and_classic_fields(
+    client: Client, body: dict[str, Any], fragment: str
+) -> None:
+    response = client.post(AGENT, body)
+    assert response.status_code == 400
+    assert fragment in error_message(response)
+
+
+def test_the_agent_refuses_classic_fields_even_where_unknown_keys_pass() -> None:
+    with GammaEmulator(reject_unknown_fields=False) as lenient:
+        lenient_client = Client(lenient)
+        assert lenient_client.post(AGENT, {"prompt": "x", "anything": 1}).status_code == 202
+        refused = lenient_client.post(AGENT, {"prompt": "x", "themeId": "oasis"})
+        assert refused.status_code == 400
+        assert "property themeId should not exist" in error_message(refused)
+
+
+def test_an_agent_run_shows_its_deck_as_gamma_gammaid_already_while_pending(client: Client) -> None:
+    generation_id = client.post(AGENT, {"prompt": "[[emulator:seconds=0.6]] A deck"}).json()["generationId"]
+    path = f"{AGENT}/{generation_id}"
+    assert client.get(path).json() == {"generationId": generation_id, "status": "pending"}
+    time.sleep(0.4)  # past half-way: the document exists
+    pending = client.get(path).json()
+    assert pending["status"] == "pending"
+    assert set(pending["gamma"]) == {"gammaId", "gammaUrl"}
+    assert "credits" not in pending
+    deadline = time.monotonic() + 5
+    while (done := client.get(path).json())["status"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert done["gamma"] == pending["gamma"]
+    assert set(done) == {"generationId", "status", "gamma", "result", "credits"}
+    assert client.get(f"/v1.0/generations/{generation_id}").status_code == 404  # not a classic id
+
+
+def search(client: Client, **params: Any) -> requests.Response:
+    return client.get(SEARCH, params=params)
+
+
+def test_search_answers_hits_with_the_documented_fields_and_no_cursor(client: Client) -> None:
+    done = client.wait(client.generate(inputText="# Quarterly tides\nbody"))
+    answer = search(client, q="tides", limit=25)
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"hits"}  # no cursor: Gamma documents none
+    [hit] = answer.json()["hits"]
+    assert set(hit) == {"id", "title", "url", "highlight", "createdBy", "updatedTime", "archived"}
+    assert (hit["id"], hit["title"], hit["archived"]) == (done["gammaId"], "Quarterly tides", False)
+
+
+def test_search_filters_by_creator_time_and_archive(client: Client) -> None:
+    first = client.wait(client.generate(inputText="Alpha deck"))["gammaId"]
+    time.sleep(0.05)
+    middle = datetime.now(UTC)
+    time.sleep(0.05)
+    second = client.wait(client.generate(inputText="Beta deck"))["gammaId"]
+
+    def ids(**params: Any) -> list[str]:
+        response = search(client, **params)
+        assert response.status_code == 200, response.text
+        return [hit["id"] for hit in response.json()["hits"]]
+
+    assert ids(createdBy="me") == [second, first]  # no query: newest update first
+    assert ids(createdBy="emulator@example.com", q="alpha") == [first]
+    assert ids(createdBy="someone@else.example") == []
+    assert ids(updatedAfter=middle.isoformat()) == [second]
+    assert ids(updatedBefore=middle.isoformat().replace("+00:00", "Z")) == [first]
+    assert ids(createdBy="me", limit=1) == [second]
+    client.post(f"/v1.0/gammas/{first}/archive")
+    assert ids(createdBy="me") == [second]
+    assert ids(createdBy="me", includeArchived="true") == [second, first]
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"q": "x", "limit": "26"}, "limit must be an integer from 1 to 25"),
+        ({"q": "x", "limit": "0"}, "limit must be an integer from 1 to 25"),
+        ({"q": "x", "updatedAfter": "yesterday"}, "updatedAfter must be a valid ISO 8601 date string"),
+        ({"q": " "}, "q must not be empty unless a filter is given"),
+    ],
+)
+def test_search_parameter_errors(client: Client, params: dict[str, str], fragment: str) -> None:
+    response = search(client, **params)
+    assert response.status_code == 400
+    assert fragment in error_message(response)
+
+
+def test_a_workspace_without_search_gets_403(client: Client, emu: GammaEmulator) -> None:
+    emu.search_enabled = False
+    refused = search(client, q="x")
+    assert refused.status_code == 403
+    assert "not enabled" in error_message(refused)
+    emu.search_enabled = True
+    assert search(client, q="x").status_code == 200
+    with GammaEmulator(search_enabled=False) as without:
+        assert search(Client(without), q="x").status_code == 403
+
+
+@pytest.mark.parametrize("searchable_while_pending", [False, True])
+def test_whether_search_finds_a_deck_still_being_written_is_an_option(searchable_while_pending: bool) -> None:
+    with GammaEmulator(searchable_while_pending=searchable_while_pending) as emulator:
+        lookup = Client(emulator)
+        lookup.generate(inputText="[[emulator:seconds=0.8]] Half-written")
+        assert search(lookup, q="Half-written").json()["hits"] == []  # no document yet
+        time.sleep(0.5)  # past half-way: the document exists, the generation still runs
+        hits = search(lookup, q="Half-written").json()["hits"]
+        assert len(hits) == (1 if searchable_while_pending else 0)
+
+
+def test_get_gamma_answers_the_documented_fields(client: Client) -> None:
+    done = client.wait(client.generate(themeId="oasis"))
+    response = client.get(f"/v1.0/gammas/{done['gammaId']}")
+    assert response.status_code == 200
+    gamma = response.json()
+    assert set(gamma) == {
+        "id", "title", "type", "url", "thumbnailUrl", "description", "createdTime", "archived",
+        "updatedTime", "author", "themeId",
+    }  # fmt: skip
+    assert (gamma["id"], gamma["type"], gamma["themeId"]) == (done["gammaId"], "regular", "oasis")
+    assert gamma["author"]["name"]
+    assert client.get("/v1.0/gammas/g_unknownunknown").status_code == 404
+
+
+def test_an_archived_gamma_is_not_exported(client: Client) -> None:
+    gamma_id = client.wait(client.generate())["gammaId"]
+    assert client.post(f"/v1.0/gammas/{gamma_id}/export", {"exportAs": "pdf"}).status_code == 200
+    client.post(f"/v1.0/gammas/{gamma_id}/archive")
+    refused = client.post(f"/v1.0/gammas/{gamma_id}/export", {"exportAs": "pdf"})
+    assert refused.status_code == 400
+    assert "archived" in error_message(refused).lower()
+    unknown = client.post("/v1.0/gammas/g_unknownunknown/export", {"exportAs": "pdf"})
+    assert unknown.status_code == 404
+
+
+def test_a_failed_export_carries_its_reason(client: Client, emu: GammaEmulator) -> None:
+    gamma_id = client.wait(client.generate())["gammaId"]
+    emu.fail_next_export(reason="deck_too_large", message="The deck is too large to export")
+    export_id = client.post(f"/v1.0/gammas/{gamma_id}/export", {"exportAs": "pptx"}).json()["exportId"]
+    time.sleep(0.6)
+    failed = client.get(f"/v1.0/exports/{export_id}").json()
+    assert failed == {
+        "exportId": export_id,
+        "exportAs": "pptx",
+        "gammaId": gamma_id,
+        "status": "failed",
+        "error": {"message": "The deck is too large to export", "reason": "deck_too_large"},
+    }
+    again = client.post(f"/v1.0/gammas/{gamma_id}/export", {"exportAs": "pptx"}).json()["exportId"]
+    time.sleep(0.6)
+    assert client.get(f"/v1.0/exports/{again}").json()["status"] == "completed"
 
 
 # ---------------------------------------------------------------------------------- rate limits

@@ -135,7 +135,7 @@ def exercise_every_endpoint(emu) -> list[tuple[str, str, requests.Response]]:
         export_as="pdf",
         folder_id="folder_1",
         text_options={"amount": "detailed", "tone": "warm", "audience": "hikers", "language": "en"},
-        image_options={"source": "aiGenerated", "model": "imagen-4-pro", "style": "photo"},
+        image_options={"source": "aiGenerated", "model": "flux-2-pro", "style": "photo"},
         card_options={
             "dimensions": "16x9",
             "headerFooter": {

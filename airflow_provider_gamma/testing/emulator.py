@@ -107,6 +107,10 @@ class GammaEmulator:
         folders: Folders served by ``GET /v1.0/folders`` (dicts with id, name); default: 25.
         reject_unknown_fields: Answer 400 ``property X should not exist`` for body fields that are
             not in Gamma's schema.
+        search_enabled: Serve ``GET /v1.0/gammas/search``; ``False`` answers it 403, as Gamma does for a
+            workspace it has not rolled search out to yet.
+        searchable_while_pending: Let search find a gamma once its document exists (half-way through
+            its generation) instead of once it is complete: Gamma does not document which.
         record_requests: Keep every request in :attr:`requests` / :attr:`export_requests`
             (turn off for very long benchmarks; :meth:`post_count` keeps working).
     """
@@ -133,6 +137,8 @@ class GammaEmulator:
         themes: Sequence[Mapping[str, Any]] | None = None,
         folders: Sequence[Mapping[str, Any]] | None = None,
         reject_unknown_fields: bool = True,
+        search_enabled: bool = True,
+        searchable_while_pending: bool = False,
         record_requests: bool = True,
     ) -> None:
         if export_padding_bytes < 0:
@@ -155,6 +161,8 @@ class GammaEmulator:
             rate_limit_retry_after=rate_limit_retry_after,
             export_padding_bytes=export_padding_bytes,
             record_requests=record_requests,
+            search_enabled=search_enabled,
+            searchable_while_pending=searchable_while_pending,
         )
         self._state = EmulatorState(self._config, credits)
         self._core = EmulatorCore(
@@ -324,6 +332,15 @@ class GammaEmulator:
     def generation_seconds(self, value: float) -> None:
         self._config.generation_seconds = float(value)
 
+    @property
+    def search_enabled(self) -> bool:
+        """Whether ``GET /v1.0/gammas/search`` answers (else 403); can be changed while running."""
+        return self._config.search_enabled
+
+    @search_enabled.setter
+    def search_enabled(self, value: bool) -> None:
+        self._config.search_enabled = bool(value)
+
     # ===================================================================== faults & control
 
     def add_fault(
@@ -417,6 +434,13 @@ class GammaEmulator:
         """Make the next ``count`` generations created (by any client) end as ``failed``."""
         self._state.fail_next(message, status_code, count)
 
+    def fail_next_export(
+        self, *, message: str = "Export failed", reason: str = "export_failed", count: int = 1
+    ) -> None:
+        """Make the next ``count`` exports of existing gammas end as ``failed``, with ``reason`` one of
+        Gamma's codes (``render_timeout``, ``deck_too_large``, ``no_content``, ``export_failed``)."""
+        self._state.fail_next_export(message, reason, count)
+
     def complete_generation(self, generation_id: str) -> None:
         """Finish a pending generation successfully right now (skipping the wait)."""
         self._state.finish_now(generation_id)
@@ -486,6 +510,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-retry-after", action="store_true", help="omit Retry-After on rate-limit 429s")
     parser.add_argument("--export-padding-bytes", type=int, default=0, help="zero bytes appended to exports")
     parser.add_argument("--allow-unknown-fields", action="store_true", help="accept unknown body fields")
+    parser.add_argument("--search-disabled", action="store_true", help="answer search 403 (not rolled out)")
+    parser.add_argument(
+        "--searchable-while-pending", action="store_true", help="search finds decks still being written"
+    )
     parser.add_argument("--no-record", action="store_true", help="do not keep recorded requests")
     return parser
 
@@ -510,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limit_retry_after=not args.no_retry_after,
         export_padding_bytes=args.export_padding_bytes,
         reject_unknown_fields=not args.allow_unknown_fields,
+        search_enabled=not args.search_disabled,
+        searchable_while_pending=args.searchable_while_pending,
         record_requests=not args.no_record,
     )
     stop = threading.Event()

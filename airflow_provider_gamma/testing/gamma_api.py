@@ -28,6 +28,10 @@ __all__ = ["GammaApi"]
 
 _SEARCH_LIMIT: Final = 25
 _CARD_BREAK: Final = "\n---\n"
+#: The workspace's only user, whose key every request carries: ``createdBy=me`` names them.
+USER: Final = {"id": "user_emulator", "email": "emulator@example.com", "name": "Emulator User"}
+#: The theme of a gamma made without a ``themeId`` (the workspace's default).
+DEFAULT_THEME_ID: Final = "standard-light"
 
 
 def _cards_of(page: Json) -> int:
@@ -93,6 +97,7 @@ class GammaApi:
         text: str,
         num_cards: int,
         template_gamma_id: str | None = None,
+        status: int = 200,
     ) -> web.Response:
         try:
             generation = self.state.create_generation(
@@ -112,7 +117,7 @@ class GammaApi:
             payload["warnings"] = generation.warnings
         if validation.page_warnings:
             payload["pageWarnings"] = validation.page_warnings
-        return json_response(200, payload)
+        return json_response(status, payload)
 
     async def create_generation(self, request: web.Request) -> web.Response:
         """``POST /v1.0/generations``."""
@@ -155,13 +160,15 @@ class GammaApi:
         )
 
     async def create_agent_generation(self, request: web.Request) -> web.Response:
-        """``POST /v1.0/agent/generations``."""
+        """``POST /v1.0/agent/generations``: 202, as Gamma's own node sees it answer."""
         body = await _body(request)
         validation = validate_agent_generation(body, reject_unknown=self.state.config.reject_unknown_fields)
         if validation.errors:
             return gamma_error(400, validation.message)
         num_cards = int(body.get("numCards") or 8)
-        return self._start(body, validation, kind="agent", text=str(body["prompt"]), num_cards=num_cards)
+        return self._start(
+            body, validation, kind="agent", text=str(body["prompt"]), num_cards=num_cards, status=202
+        )
 
     async def get_generation(self, request: web.Request) -> web.Response:
         """``GET /v1.0/generations/{id}``."""
@@ -196,16 +203,17 @@ class GammaApi:
         return payload
 
     def _agent_payload(self, generation: GenerationState) -> Json:
-        """``GET /v1.0/agent/generations/{id}``, as Gamma's docs describe it: the gamma as a ``gamma``
-        object (already on a pending job once the document exists, from half-way here), the agent's
-        ``result.summary``, and ``progress`` while pending. The ``progress`` keys are this emulator's
-        guess: Gamma documents card counts and a percentage without a schema."""
+        """``GET /v1.0/agent/generations/{id}``, as Gamma's docs describe it: the deck as
+        ``gamma.gammaId``/``gamma.gammaUrl`` (already on a pending job once the document exists, from
+        half-way here), the agent's ``result.summary``, and ``progress`` while pending. The
+        ``progress`` keys are this emulator's guess: Gamma documents card counts and an estimated
+        completion without publishing their names."""
         payload: Json = {"generationId": generation.generation_id, "status": generation.status}
-        gamma: Json = {"id": generation.gamma_id, "url": generation.gamma_url, "title": generation.title}
+        gamma: Json = {"gammaId": generation.gamma_id, "gammaUrl": generation.gamma_url}
         if generation.status == "pending":
-            left = max(0.0, generation.ready_at - time.monotonic())
-            done = 1.0 - left / generation.duration if generation.duration > 0 else 1.0
-            if done >= 0.5:
+            now = time.monotonic()
+            if generation.document_exists(now):
+                done = generation.done(now)
                 payload["gamma"] = gamma
                 payload["progress"] = {
                     "cardsCompleted": int(generation.num_cards * (done - 0.5) * 2),
@@ -273,19 +281,20 @@ class GammaApi:
 
     # ---------------------------------------------------------------------------------- gammas
 
-    @staticmethod
-    def _gamma_hit(generation: GenerationState) -> Json:
+    def _gamma_hit(self, generation: GenerationState) -> Json:
         return {
             "id": generation.gamma_id,
             "title": generation.title,
             "url": generation.gamma_url,
-            "createdBy": {"id": "user_emulator", "email": "emulator@example.com"},
-            "updatedTime": _iso(generation.completed_at or generation.created_at),
+            "highlight": generation.title,
+            "createdBy": {"id": USER["id"], "email": USER["email"]},
+            "updatedTime": _iso(self.state.updated_time(generation)),
             "archived": generation.archived,
         }
 
     async def search_gammas(self, request: web.Request) -> web.Response:
-        """``GET /v1.0/gammas/search``."""
+        """``GET /v1.0/gammas/search``: ``{"hits": [...]}``, one answer with no cursor; 403 where the
+        workspace has no search yet (``search_enabled=False``)."""
         if not self.state.config.search_enabled:
             return gamma_error(403, "Search is not enabled for this workspace")
         query = dict(request.query)
@@ -305,30 +314,45 @@ class GammaApi:
                 errors.append(f"limit must be an integer from 1 to {_SEARCH_LIMIT}")
             else:
                 limit = int(query["limit"])
-        text = query.get("q", "")
-        if not text.strip() and not any(bounds.values()) and not query.get("createdBy"):
+        if query.get("includeArchived", "false") not in ("true", "false"):
+            errors.append("includeArchived must be a boolean value")
+        text, created_by = query.get("q", "").strip(), query.get("createdBy", "").strip()
+        if not text and not any(bounds.values()) and not created_by:
             errors.append("q must not be empty unless a filter is given")
         if errors:
             return _input_errors(errors)
         hits = self.state.search(
-            text.strip(),
+            text,
+            mine=created_by in ("", "me", USER["id"], USER["email"]),
             include_archived=query.get("includeArchived") == "true",
             updated_after=bounds["updatedAfter"],
             updated_before=bounds["updatedBefore"],
             limit=limit,
         )
-        return json_response(200, {"hits": [{**self._gamma_hit(g), "highlight": g.title} for g in hits]})
+        return json_response(200, {"hits": [self._gamma_hit(g) for g in hits]})
 
     async def get_gamma(self, request: web.Request) -> web.Response:
-        """``GET /v1.0/gammas/{id}``."""
+        """``GET /v1.0/gammas/{id}``: the eleven fields Gamma documents (and its node reads)."""
         gamma_id = request.match_info["id"]
         generation = self.state.gamma(gamma_id)
         if generation is None or generation.deleted:
             return gamma_error(404, f"Gamma not found. gammaId: {gamma_id}")
-        gamma = self._gamma_hit(generation)
-        gamma["type"] = "regular"
-        gamma["createdTime"] = _iso(generation.created_at)
-        return json_response(200, gamma)
+        return json_response(
+            200,
+            {
+                "id": generation.gamma_id,
+                "title": generation.title,
+                "type": "regular",
+                "url": generation.gamma_url,
+                "thumbnailUrl": f"https://cdn.gamma.app/thumbnails/{generation.gamma_id}.png",
+                "description": f"A {generation.num_cards}-card {generation.format}.",
+                "createdTime": _iso(generation.created_at),
+                "archived": generation.archived,
+                "updatedTime": _iso(self.state.updated_time(generation)),
+                "author": dict(USER),
+                "themeId": str(generation.request.get("themeId") or DEFAULT_THEME_ID),
+            },
+        )
 
     async def archive_gamma(self, request: web.Request) -> web.Response:
         """``POST /v1.0/gammas/{id}/archive``."""
@@ -357,8 +381,10 @@ class GammaApi:
         if export_as not in FILE_EXTENSIONS:
             return _input_errors(["exportAs must be one of: pdf, pptx, png"])
         job = self.state.create_export(gamma_id, export_as)
-        if job is None:
-            return gamma_error(404, f"Gamma not found or archived. gammaId: {gamma_id}")
+        if job == "unknown":
+            return gamma_error(404, f"Gamma not found. gammaId: {gamma_id}")
+        if job == "archived":  # Gamma documents the refusal, not its status: a 400 is this emulator's
+            return gamma_error(400, f"Archived gammas cannot be exported. gammaId: {gamma_id}")
         return json_response(200, {"exportId": job.export_id})
 
     async def get_export(self, request: web.Request) -> web.Response:
@@ -368,13 +394,18 @@ class GammaApi:
         if found is None:
             return gamma_error(404, f"Export not found. exportId: {export_id}")
         job, done = found
+        status = "pending" if not done else "failed" if job.failure else "completed"
         payload: Json = {
             "exportId": job.export_id,
             "exportAs": job.export_as,
             "gammaId": job.gamma_id,
-            "status": "completed" if done else "pending",
+            "status": status,
         }
         generation = self.state.gamma(job.gamma_id)
-        if done and generation is not None:
+        if status == "completed" and generation is not None:
             payload["exportUrl"] = self.state.export_url(generation, export_as=job.export_as)
+        elif status == "failed" and job.failure is not None:
+            # Sources disagree on where the code goes (``reason`` or ``error.reason``): here, the latter.
+            message, reason = job.failure
+            payload["error"] = {"message": message, "reason": reason}
         return json_response(200, payload)

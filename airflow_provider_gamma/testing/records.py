@@ -33,6 +33,7 @@ class EmulatorConfig:
     export_padding_bytes: int = 0
     record_requests: bool = True
     search_enabled: bool = True
+    searchable_while_pending: bool = False
     export_seconds: float = 0.5
 
 
@@ -130,6 +131,19 @@ class GenerationState:
     planned_failure: tuple[str, int] | None = None
     duration: float = 0.0
 
+    def document_exists(self, now: float) -> bool:
+        """Whether the gamma's document exists at monotonic ``now``: from half-way through the
+        generation (Gamma shows an agent run's ``gamma`` while it is still pending)."""
+        return self.status == "completed" or (
+            self.status == "pending" and (self.duration <= 0 or self.done(now) >= 0.5)
+        )
+
+    def done(self, now: float) -> float:
+        """How far the generation is at monotonic ``now``, 0.0 to 1.0."""
+        if self.status != "pending" or self.duration <= 0:
+            return 1.0
+        return min(1.0, max(0.0, 1.0 - (self.ready_at - now) / self.duration))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, used by the control API."""
         data = dataclasses.asdict(self)
@@ -141,9 +155,11 @@ class GenerationState:
 
 @dataclass
 class ExportJob:
-    """One ``POST /v1.0/gammas/{id}/export`` job."""
+    """One ``POST /v1.0/gammas/{id}/export`` job; ``failure`` is ``(message, reason)`` when it is
+    to end as failed."""
 
     export_id: str
     gamma_id: str
     export_as: str
     ready_at: float
+    failure: tuple[str, str] | None = None

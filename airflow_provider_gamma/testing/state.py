@@ -83,6 +83,7 @@ class EmulatorState:
         self._due: list[tuple[float, int, str]] = []
         self._seq = 0
         self._fail_next: deque[tuple[str, int]] = deque()
+        self._fail_next_export: deque[tuple[str, str]] = deque()
         self._export_cache: dict[str, bytes] = {}
         self._export_jobs: dict[str, ExportJob] = {}
         self._requests: list[RecordedRequest] = []
@@ -295,44 +296,65 @@ class EmulatorState:
         self,
         query: str,
         *,
+        mine: bool,
         include_archived: bool,
         updated_after: float | None,
         updated_before: float | None,
         limit: int,
     ) -> list[GenerationState]:
-        """Visible gammas whose title (or input) contains ``query``, newest first.
+        """Visible gammas whose title (or input) contains ``query`` (every one for an empty query),
+        newest update first; none unless ``mine`` (``createdBy`` names this emulator's only user or
+        is not given).
 
-        A gamma is found once its generation completed: the emulator assumes Gamma indexes a file
-        when it exists, which the real search may do later, never sooner.
+        A gamma is found once its generation completed, or with ``searchable_while_pending`` once its
+        document exists (half-way): Gamma does not document how soon a new gamma becomes searchable.
         """
         needle = query.casefold()
+        now = time.monotonic()
         with self._lock:
-            self.settle()
+            self.settle(now)
             found = [
                 g
                 for g in self._generations.values()
-                if g.status == "completed"
+                if mine
+                and (
+                    g.status == "completed"
+                    or (self.config.searchable_while_pending and g.document_exists(now))
+                )
                 and not g.deleted
                 and (include_archived or not g.archived)
-                and g.completed_at is not None
-                and (updated_after is None or g.completed_at >= updated_after)
-                and (updated_before is None or g.completed_at <= updated_before)
+                and (updated_after is None or self.updated_time(g) >= updated_after)
+                and (updated_before is None or self.updated_time(g) <= updated_before)
                 and (needle in g.title.casefold() or needle in g.input.casefold())
             ]
-        found.sort(key=lambda g: g.completed_at or 0.0, reverse=True)
+        found.sort(key=self.updated_time, reverse=True)
         return found[:limit]
 
-    def create_export(self, gamma_id: str, export_as: str) -> ExportJob | None:
-        """Start exporting a visible, unarchived gamma; ``None`` when there is no such gamma."""
+    @staticmethod
+    def updated_time(generation: GenerationState) -> float:
+        """When the gamma was last updated (wall clock): when its generation ended, else when started."""
+        return generation.completed_at or generation.created_at
+
+    def fail_next_export(self, message: str, reason: str, count: int) -> None:
+        """Make the next ``count`` exports started end as failed with ``message`` and ``reason``."""
+        with self._lock:
+            self._fail_next_export.extend([(message, reason)] * count)
+
+    def create_export(self, gamma_id: str, export_as: str) -> ExportJob | Literal["unknown", "archived"]:
+        """Start exporting a visible gamma; ``"unknown"`` when there is no such gamma, ``"archived"``
+        when it is archived (Gamma exports no archived gamma)."""
         with self._lock:
             generation = self.gamma(gamma_id)
-            if generation is None or generation.deleted or generation.archived:
-                return None
+            if generation is None or generation.deleted:
+                return "unknown"
+            if generation.archived:
+                return "archived"
             job = ExportJob(
                 export_id="exp_" + _random_id(16),
                 gamma_id=gamma_id,
                 export_as=export_as,
                 ready_at=time.monotonic() + self.config.export_seconds,
+                failure=self._fail_next_export.popleft() if self._fail_next_export else None,
             )
             self._export_jobs[job.export_id] = job
             return job
@@ -345,7 +367,7 @@ class EmulatorState:
                 return None
             done = time.monotonic() >= job.ready_at
             generation = self._by_gamma.get(job.gamma_id)
-            if done and generation is not None:
+            if done and generation is not None and job.failure is None:
                 generation.exports.add(job.export_as)
             return job, done
 
@@ -405,6 +427,7 @@ class EmulatorState:
             self._by_gamma.clear()
             self._due.clear()
             self._fail_next.clear()
+            self._fail_next_export.clear()
             self._export_cache.clear()
             self._export_jobs.clear()
             self._requests.clear()

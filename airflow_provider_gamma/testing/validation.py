@@ -11,6 +11,7 @@ from airflow_provider_gamma.testing.vocabulary import (
     AGENT_FIELDS,
     AGENT_FORMATS,
     AGENT_QUALITIES,
+    AGENT_REFUSED_FIELDS,
     CARD_SPLITS,
     DEFAULT_DIMENSIONS,
     DIMENSIONS,
@@ -375,16 +376,28 @@ def validate_template_generation(body: Any, *, reject_unknown: bool = True) -> V
     return Validation(errors=check.errors, dimensions="fluid")
 
 
+def _nulls(value: Any, path: str = "") -> list[str]:
+    """The paths of every ``null`` inside ``value`` (``sharingOptions.emailOptions``, ``sourceUrls.0``)."""
+    if value is None:
+        return [path]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [found for key, item in items for found in _nulls(item, f"{path}.{key}" if path else str(key))]
+
+
 def validate_agent_generation(body: Any, *, max_cards: int = 100, reject_unknown: bool = True) -> Validation:
-    """Validate a ``POST /v1.0/agent/generations`` (Gamma 5) body. Like Gamma 5, it refuses the
-    classic-only ``themeId``, ``folderIds`` and ``webpage`` rather than ignoring them."""
+    """Validate a ``POST /v1.0/agent/generations`` (Gamma 5) body. Like Gamma 5 it answers 400 to a
+    ``null`` anywhere in the body and to a key it does not take (``title`` among them), and refuses
+    the classic-only ``themeId``, ``folderIds``, ``textMode``, ``textOptions`` and ``webpage`` even
+    when unknown keys are let through."""
     bad = _not_an_object(body)
     if bad is not None:
         return bad
     check = _Checker(reject_unknown)
+    check.errors += [f"{path} should not be null" for path in _nulls(body)]
     check.unknown(body, AGENT_FIELDS)
+    if not reject_unknown:
+        check.errors += [f"property {key} should not exist" for key in AGENT_REFUSED_FIELDS if key in body]
     check.string(body, "prompt", "prompt", required=True, min_len=1, max_len=MAX_INPUT_CHARS)
-    check.string(body, "title", "title", min_len=1, max_len=500)
     fmt = check.enum(body, "format", "format", AGENT_FORMATS) or "presentation"
     check.string(body, "additionalInstructions", "additionalInstructions", max_len=5000)
     num = body.get("numCards")
@@ -398,5 +411,6 @@ def validate_agent_generation(body: Any, *, max_cards: int = 100, reject_unknown
     check.boolean(body, "disableConnectors", "disableConnectors")
     check.string(body, "folderId", "folderId", min_len=1)
     check.enum(body, "exportAs", "exportAs", EXPORT_AS)
+    check.string_list(body, "files", "files")
     check.sharing_options(body)
     return Validation(errors=check.errors, dimensions=DEFAULT_DIMENSIONS[fmt])

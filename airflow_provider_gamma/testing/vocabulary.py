@@ -10,6 +10,7 @@ __all__ = [
     "AGENT_FIELDS",
     "AGENT_FORMATS",
     "AGENT_QUALITIES",
+    "AGENT_REFUSED_FIELDS",
     "CARD_SPLITS",
     "DEFAULT_DIMENSIONS",
     "DIMENSIONS",
@@ -122,12 +123,10 @@ IMAGE_SOURCES: Final = (
     "placeholder",
     "noImages",
 )
+#: The spec's ``ImageModel`` enum without the four Imagen models Gamma retired on 2026-09-10
+#: (``imagen-3-flash``, ``imagen-3-pro``, ``imagen-4-pro``, ``imagen-4-ultra``; gamma-api.md §18b).
 IMAGE_MODELS: Final = [
     "dall-e-3",
-    "imagen-3-flash",
-    "imagen-3-pro",
-    "imagen-4-pro",
-    "imagen-4-ultra",
     "ideogram-v3",
     "ideogram-v3-turbo",
     "ideogram-v3-quality",
@@ -240,9 +239,9 @@ TEMPLATE_FIELDS: Final = (
     "sharingOptions",
     "title",
 )
+#: What the agent takes (gamma-api.md §18b); it answers 400 to any other key, ``title`` included.
 AGENT_FIELDS: Final = (
     "prompt",
-    "title",
     "format",
     "additionalInstructions",
     "numCards",
@@ -253,6 +252,9 @@ AGENT_FIELDS: Final = (
     "folderId",
     "exportAs",
     "sharingOptions",
+    "files",
 )
+#: Classic fields the agent refuses rather than ignores, even where unknown keys are let through.
+AGENT_REFUSED_FIELDS: Final = ("themeId", "folderIds", "textMode", "textOptions")
 AGENT_FORMATS: Final = ("presentation", "document", "social")
 AGENT_QUALITIES: Final = ("lite", "standard", "max")
