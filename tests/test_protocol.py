@@ -1,5 +1,6 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
-"""The pure protocol core: every status to its exception, retry decisions, header parsing."""
+"""The pure protocol core: every status to its exception, retry decisions, request building (the
+rate-limit headers and the rate budget: tests/test_ratelimit.py)."""
 
 from __future__ import annotations
 
@@ -109,23 +110,6 @@ def test_generation_reader_rejects_missing_fields_and_unknown_status():
     )
 
 
-def test_rate_limit_headers_are_read_case_insensitively():
-    limit = protocol.RateLimit.from_headers(
-        {
-            "X-RateLimit-Limit-Burst": "10000",
-            "x-ratelimit-remaining-burst": "42",
-            "x-ratelimit-limit": "40000",
-            "x-ratelimit-remaining": "39000",
-            "x-ratelimit-limit-daily": "200000",
-            "x-ratelimit-remaining-daily": "bogus",
-        }
-    )
-    assert limit.limit_burst == 10000
-    assert limit.remaining_burst == 42
-    assert limit.remaining_hourly == 39000
-    assert limit.remaining_daily is None
-
-
 def test_retry_after_seconds_and_http_date():
     now = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
     assert protocol.parse_retry_after("12") == 12.0
@@ -203,13 +187,6 @@ def test_jitter_stays_within_a_quarter():
     assert len(delays) > 1
 
 
-def test_poll_delay_slows_down_when_burst_budget_runs_low():
-    assert protocol.poll_delay(5.0, None) == 5.0
-    assert protocol.poll_delay(5.0, protocol.RateLimit(remaining_burst=5000)) == 5.0
-    assert protocol.poll_delay(5.0, protocol.RateLimit(remaining_burst=99)) == 15.0
-    assert protocol.poll_delay(30.0, protocol.RateLimit(remaining_burst=1)) == 30.0
-
-
 def test_request_building_quotes_ids_and_pages_at_the_documented_maximum():
     assert protocol.get_generation_request("a/b?c").path == "/v1.0/generations/a%2Fb%3Fc"
     with pytest.raises(ValueError, match="generation_id"):
@@ -238,85 +215,3 @@ def test_transport_error_text_hides_signed_url_query():
     )
     assert "signature" not in str(error)
     assert "x.test/e.pdf?..." in str(error)
-
-
-def test_rate_budget_spends_what_gamma_reports_less_a_reserve_and_in_flight_requests():
-    budget = protocol.RateBudget(reserve=0.1, probe_interval=1.0)
-    tickets = [budget.acquire(0.0) for _ in range(3)]  # nothing known yet: requests go
-    assert [wait for _, wait in tickets] == [0.0, 0.0, 0.0]
-    # the answer to the first request: 15 of 100 left; reserve 10; 2 more already in flight -> 3 may go
-    budget.observe(tickets[0][0], protocol.RateLimit(remaining_burst=15, limit_burst=100))
-    assert [budget.acquire(0.1)[1] for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert budget.spent
-    assert budget.acquire(0.1) == (6, 0.0)  # spent: one probe goes, to learn whether the window refilled
-    assert budget.acquire(0.5) == (-1, pytest.approx(0.6))  # the others wait for the next probe slot
-
-
-def test_rate_budget_probes_once_per_interval_while_spent_and_recovers_on_refill():
-    budget = protocol.RateBudget(reserve=0.0, probe_interval=2.0)
-    first, _ = budget.acquire(0.0)
-    budget.observe(first, protocol.RateLimit(remaining_burst=0, limit_burst=50))
-    probe, wait = budget.acquire(1.0)
-    assert (probe, wait) == (1, 0.0)
-    assert budget.acquire(1.5) == (-1, 1.5)
-    budget.observe(probe, protocol.RateLimit(remaining_burst=50, limit_burst=50))
-    assert budget.acquire(1.6)[1] == 0.0
-    assert not budget.spent
-
-
-def test_rate_budget_ignores_stale_answers_and_takes_the_tightest_window():
-    budget = protocol.RateBudget(reserve=0.0)
-    old, _ = budget.acquire(0.0)
-    new, _ = budget.acquire(0.0)
-    budget.observe(new, protocol.RateLimit(remaining_burst=500, remaining_hourly=3, limit_hourly=40000))
-    budget.observe(old, protocol.RateLimit(remaining_burst=9999))  # older answer arriving late
-    assert [budget.acquire(0.0)[1] for _ in range(2)] == [0.0, 0.0]  # hourly: 3 left - 1 floor = 2
-    assert budget.spent
-
-
-def test_rate_budget_pause_holds_everyone():
-    budget = protocol.RateBudget()
-    budget.pause(5.0, now=10.0)
-    assert budget.acquire(12.0) == (-1, 3.0)
-    assert budget.acquire(15.0)[1] == 0.0
-
-
-def _share_one_key(processes: int, seconds: float = 60.0) -> tuple[int, int, list[float]]:
-    """Greedy pollers in ``processes`` processes, each with its own RateBudget, on one key whose
-    burst window allows 100 requests per 10 s; every answer takes 0.2 s. Returns (requests Gamma
-    counted, requests refused with 429, each budget's inferred ``others_share``)."""
-    limit, window, latency, step = 100, 10.0, 0.2, 0.01
-    budgets = [protocol.RateBudget(reserve=0.0, probe_interval=1.0) for _ in range(processes)]
-    remaining, counted, refused = limit, 0, 0
-    answers: list[tuple[float, int, int, int]] = []  # (due, process, ticket, remaining then)
-    for tick in range(int(seconds / step)):
-        now = tick * step
-        if tick % int(window / step) == 0:
-            remaining = limit
-        for due, process, ticket, left in [a for a in answers if a[0] <= now]:
-            answers.remove((due, process, ticket, left))
-            budgets[process].observe(ticket, protocol.RateLimit(remaining_burst=left, limit_burst=limit))
-        for process, budget in enumerate(budgets):  # each process wants 100 requests a second
-            ticket, wait = budget.acquire(now)
-            if not wait:
-                if remaining == 0:
-                    refused += 1
-                else:
-                    remaining -= 1
-                    counted += 1
-                answers.append((now + latency, process, ticket, remaining))
-    return counted, refused, [budget.others_share for budget in budgets]
-
-
-def test_budgets_of_several_processes_infer_each_others_spending_and_stay_inside_the_window():
-    alone_counted, alone_refused, [alone_share] = _share_one_key(1)
-    assert alone_refused <= 60  # a spent budget's probes (one a second) are refused until the refill
-    assert alone_share == 0.0
-    for processes in (2, 3):
-        counted, refused, shares = _share_one_key(processes)
-        # Only the probes are refused, together no more than one process's (without the inference:
-        # 225 with 2 processes, 401 with 3; probing at one a second each: 104 and 159).
-        assert refused <= 60, (processes, refused)
-        assert counted >= 0.9 * alone_counted  # the window is still used, not starved
-        for share in shares:
-            assert share == pytest.approx((processes - 1) / processes, abs=0.15)
