@@ -3,19 +3,36 @@
 
 Validation runs twice: when the DAG is parsed (values still holding Jinja or an upstream XCom are
 skipped then) and again right before the request, on the rendered values. Errors name the parameter as
-the user wrote it and list what is allowed. Fast-changing enums (image model, language) pass through as
-strings for Gamma to judge; fields Gamma adds later go through ``extra_body``.
+the user wrote it (``text_options.language``, ``extra_body.x[0]``) and list what is allowed. Every value
+must be JSON Gamma can take: no ``None`` inside a dict (it would be sent as null), no NaN, no datetime,
+set or bytes. Fast-changing enums (image model, language) pass through as strings for Gamma to judge;
+fields Gamma adds later go through ``extra_body``.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from airflow_provider_gamma._checks import (
+    Check,
+    as_json,
+    boolean,
+    check_value,
+    digits,
+    enum,
+    fail,
+    integer,
+    list_of,
+    mapping,
+    strings,
+    text,
+    urls,
+)
+from airflow_provider_gamma._checks import is_unresolved as is_unresolved  # noqa: PLC0414 - public here
 from airflow_provider_gamma.exceptions import GammaParameterError
 
 TEXT_MODES = ("generate", "condense", "preserve")
@@ -50,18 +67,17 @@ MAX_PAGES = 50
 #: Ultra's ceiling; Pro, Teams and Business stop at 60 and Gamma answers 400 above the plan's limit.
 MAX_CARDS = 75
 
-Check = Callable[[str, Any], None]
+
+class GammaCardSplitWarning(UserWarning):
+    """``card_split="inputTextBreaks"`` on a text holding no ``\\n---\\n``: Gamma makes one card of it
+    and ignores ``num_cards``."""
 
 
-def is_unresolved(value: Any) -> bool:
-    """True for a value Airflow has not rendered yet: a Jinja string or an object such as an XComArg."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    return not isinstance(value, int | float | bool | list | tuple | dict | type(None))
-
-
-def _fail(path: str, value: Any, expected: str) -> None:
-    raise GammaParameterError(f"Invalid Gamma parameter {path}={value!r}: {expected}")
+#: The agent names its deck itself; its endpoint answers 400 to a ``title`` (gamma-api.md §18b).
+AGENT_TAKES_NO_TITLE = (
+    "the Gamma 5 agent names the deck itself and its endpoint takes no title (Gamma answers 400); say "
+    "what the deck is about in the prompt, or use GammaGenerateOperator to set a title"
+)
 
 
 #: Ceiling of any wait the provider is given (timeouts, windows): a week, past any Gamma job and
@@ -91,161 +107,64 @@ def seconds(value: Any, name: str, *, allow_zero: bool = False, maximum: float =
     """``value`` as float seconds; raises :class:`GammaParameterError` naming ``name`` otherwise."""
     problem = seconds_problem(value, allow_zero=allow_zero, maximum=maximum)
     if problem is not None:
-        _fail(name, value, problem)
+        fail(name, value, problem)
     return float(value.total_seconds() if isinstance(value, timedelta) else value)
 
 
-def _enum(*allowed: str) -> Check:
-    def check(path: str, value: Any) -> None:
-        if value not in allowed:
-            hint = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
-            did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
-            _fail(path, value, f"must be one of {', '.join(allowed)}{did_you_mean}")
-
-    return check
-
-
-def _text(min_len: int = 1, max_len: int | None = None) -> Check:
-    def check(path: str, value: Any) -> None:
-        if not isinstance(value, str):
-            _fail(path, value, "must be a string")
-        length = len(value) if min_len == 0 else len(value.strip())
-        if length < min_len or (max_len is not None and len(value) > max_len):
-            bound = f"{min_len} to {max_len:,}" if max_len is not None else f"at least {min_len}"
-            _fail(path, _short(value), f"must be {bound} characters long (got {len(value):,})")
-
-    return check
-
-
-def _short(value: str) -> str:
-    return value if len(value) <= 60 else f"{value[:57]}..."
-
-
-def _integer(minimum: int, maximum: int, note: str = "") -> Check:
-    def check(path: str, value: Any) -> None:
-        number = int(value) if isinstance(value, str) and value.strip().isdigit() else value
-        if isinstance(number, bool) or not isinstance(number, int) or not minimum <= number <= maximum:
-            _fail(path, value, f"must be a whole number from {minimum} to {maximum}{note}")
-
-    return check
-
-
-def _boolean(path: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        _fail(path, value, "must be true or false")
-
-
-def _strings(min_items: int = 0, max_items: int | None = None) -> Check:
-    def check(path: str, value: Any) -> None:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v.strip() for v in value):
-            _fail(path, value, "must be a list of non-empty strings")
-        if len(value) < min_items or (max_items is not None and len(value) > max_items):
-            most = f" and at most {max_items}" if max_items is not None else ""
-            _fail(path, value, f"must hold at least {min_items}{most} items")
-
-    return check
-
-
-def _urls(max_items: int) -> Check:
-    def check(path: str, value: Any) -> None:
-        _strings(min_items=1, max_items=max_items)(path, value)
-        for url in value:
-            if not url.strip().lower().startswith(("https://", "http://")):
-                _fail(path, url, "each item must be an http(s) URL")
-
-    return check
-
-
-def _list_of(check_item: Check, min_items: int, max_items: int) -> Check:
-    def check(path: str, value: Any) -> None:
-        if not isinstance(value, list | tuple) or not min_items <= len(value) <= max_items:
-            _fail(path, _short(repr(value)), f"must be a list of {min_items} to {max_items} items")
-        for index, item in enumerate(value):
-            _check(f"{path}[{index}]", item, check_item)
-
-    return check
-
-
-def _object(fields: Mapping[str, Check], required: tuple[str, ...] = ()) -> Check:
-    def check(path: str, value: Any) -> None:
-        if not isinstance(value, Mapping):
-            _fail(path, value, f"must be a dict with keys among {', '.join(fields)}")
-        for key in value:
-            if key not in fields:
-                hint = difflib.get_close_matches(str(key), fields, n=1)
-                did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
-                raise GammaParameterError(
-                    f"Invalid Gamma parameter {path}: unknown key {key!r}; {did_you_mean}allowed keys: "
-                    f"{', '.join(fields)}. A field newer than this provider can be sent through extra_body."
-                )
-        for key in required:
-            if key not in value:
-                _fail(f"{path}.{key}", None, "is required")
-        for key, item in value.items():
-            _check(f"{path}.{key}", item, fields[key])
-
-    return check
-
-
-def _check(path: str, value: Any, check: Check) -> None:
-    if value is not None and not is_unresolved(value):
-        check(path, value)
-
-
-_header_footer_element = _object(
+_header_footer_element = mapping(
     {
-        "type": _enum("text", "image", "cardNumber"),
-        "value": _text(1, 500),
-        "source": _enum("themeLogo", "custom"),
-        "src": _text(1, 2048),
-        "size": _enum("sm", "md", "lg", "xl"),
+        "type": enum("text", "image", "cardNumber"),
+        "value": text(1, 500),
+        "source": enum("themeLogo", "custom"),
+        "src": text(1, 2048),
+        "size": enum("sm", "md", "lg", "xl"),
     },
     required=("type",),
 )
-_sharing_options = _object(
+_sharing_options = mapping(
     {
-        "workspaceAccess": _enum(*WORKSPACE_ACCESS),
-        "externalAccess": _enum(*EXTERNAL_ACCESS),
-        "emailOptions": _object(
-            {"recipients": _strings(min_items=1), "access": _enum(*EMAIL_ACCESS)}, required=("recipients",)
+        "workspaceAccess": enum(*WORKSPACE_ACCESS),
+        "externalAccess": enum(*EXTERNAL_ACCESS),
+        "emailOptions": mapping(
+            {"recipients": strings(min_items=1), "access": enum(*EMAIL_ACCESS)}, required=("recipients",)
         ),
     }
 )
-_folder_ids = _strings(min_items=1, max_items=1)
-_title = _text(1, 500)
-_export_as = _enum(*EXPORT_FORMATS)
-_image_style = _text(0, 5000)
-_text_mode = _enum(*TEXT_MODES)
-_num_cards = _integer(1, MAX_CARDS, " (60 on Pro, Teams and Business plans)")
-_text_options = _object(
+_folder_ids = strings(min_items=1, max_items=1)
+_title = text(1, 500)
+_export_as = enum(*EXPORT_FORMATS)
+_image_style = text(0, 5000)
+_text_mode = enum(*TEXT_MODES)
+_num_cards = integer(1, MAX_CARDS, " (60 on Pro, Teams and Business plans)")
+_text_options = mapping(
     {
-        "amount": _enum(*TEXT_AMOUNTS),
-        "tone": _text(1, 500),
-        "audience": _text(1, 500),
-        "language": _text(),
+        "amount": enum(*TEXT_AMOUNTS),
+        "tone": text(1, 500),
+        "audience": text(1, 500),
+        "language": text(),
     }
 )
-_image_options = _object(
+_image_options = mapping(
     {
-        "source": _enum(*IMAGE_SOURCES),
-        "model": _text(),
+        "source": enum(*IMAGE_SOURCES),
+        "model": text(),
         "style": _image_style,
-        "stylePreset": _text(),
+        "stylePreset": text(),
     }
 )
 #: One entry of ``pages`` (a multi-page file): its own text and the per-page fields it overrides. The
 #: list is what Gamma's n8n node sends plus ``textOptions``/``imageOptions`` from Gamma's plan; its
 #: schema is not published yet, so a key newer than these goes through ``extra_body``.
-_page = _object(
+_page = mapping(
     {
-        "inputText": _text(1, MAX_INPUT_CHARS),
+        "inputText": text(1, MAX_INPUT_CHARS),
         "title": _title,
-        "format": _enum(*FORMATS),
+        "format": enum(*FORMATS),
         "textMode": _text_mode,
-        "cardSplit": _enum(*CARD_SPLITS),
+        "cardSplit": enum(*CARD_SPLITS),
         "numCards": _num_cards,
-        "additionalInstructions": _text(0, 5000),
-        "path": _text(1, 200),
+        "additionalInstructions": text(0, 5000),
+        "path": text(1, 200),
         "textOptions": _text_options,
         "imageOptions": _image_options,
     },
@@ -254,64 +173,64 @@ _page = _object(
 
 #: Body field -> (the keyword users write, its check). Order is the order of Gamma's docs.
 GENERATION_FIELDS: dict[str, tuple[str, Check]] = {
-    "inputText": ("input_text", _text(1, MAX_INPUT_CHARS)),
-    "pages": ("pages", _list_of(_page, 1, MAX_PAGES)),
+    "inputText": ("input_text", text(1, MAX_INPUT_CHARS)),
+    "pages": ("pages", list_of(_page, 1, MAX_PAGES)),
     "textMode": ("text_mode", _text_mode),
     "title": ("title", _title),
-    "format": ("format", _enum(*FORMATS)),
-    "themeId": ("theme_id", _text()),
+    "format": ("format", enum(*FORMATS)),
+    "themeId": ("theme_id", text()),
     "numCards": ("num_cards", _num_cards),
-    "cardSplit": ("card_split", _enum(*CARD_SPLITS)),
-    "additionalInstructions": ("additional_instructions", _text(0, 5000)),
-    "folderId": ("folder_id", _text()),
+    "cardSplit": ("card_split", enum(*CARD_SPLITS)),
+    "additionalInstructions": ("additional_instructions", text(0, 5000)),
+    "folderId": ("folder_id", text()),
     "exportAs": ("export_as", _export_as),
     "textOptions": ("text_options", _text_options),
     "imageOptions": ("image_options", _image_options),
     "cardOptions": (
         "card_options",
-        _object(
+        mapping(
             {
-                "dimensions": _enum(*CARD_DIMENSIONS),
-                "headerFooter": _object(
+                "dimensions": enum(*CARD_DIMENSIONS),
+                "headerFooter": mapping(
                     {
                         **dict.fromkeys(HEADER_FOOTER_POSITIONS, _header_footer_element),
-                        "hideFromFirstCard": _boolean,
-                        "hideFromLastCard": _boolean,
+                        "hideFromFirstCard": boolean,
+                        "hideFromLastCard": boolean,
                     }
                 ),
             }
         ),
     ),
     "sharingOptions": ("sharing_options", _sharing_options),
-    "publish": ("publish", _boolean),
+    "publish": ("publish", boolean),
 }
 
 TEMPLATE_FIELDS: dict[str, tuple[str, Check]] = {
-    "gammaId": ("gamma_id", _text()),
-    "prompt": ("prompt", _text(1, MAX_INPUT_CHARS)),
+    "gammaId": ("gamma_id", text()),
+    "prompt": ("prompt", text(1, MAX_INPUT_CHARS)),
     "title": ("title", _title),
-    "themeId": ("theme_id", _text()),
-    "folderId": ("folder_id", _text()),
+    "themeId": ("theme_id", text()),
+    "folderId": ("folder_id", text()),
     "exportAs": ("export_as", _export_as),
-    "imageOptions": ("image_options", _object({"model": _text(), "style": _image_style})),
+    "imageOptions": ("image_options", mapping({"model": text(), "style": _image_style})),
     "sharingOptions": ("sharing_options", _sharing_options),
 }
 
 
 #: ``POST /v1.0/agent/generations`` (Gamma 5). Its published schema is newer and thinner than the
-#: classic one: these are the fields Gamma's own n8n node sends. Gamma 5 refuses ``themeId``, the
-#: ``webpage`` format and ``folderIds``; fields it adds later go through ``extra_body``.
+#: classic one: these are the fields Gamma documents and its own n8n node sends. Gamma 5 answers 400 to
+#: any other key (``title``, ``themeId``, ``folderIds`` ...) and to a null; fields it adds later go
+#: through ``extra_body``.
 AGENT_FIELDS: dict[str, tuple[str, Check]] = {
-    "prompt": ("prompt", _text(1, MAX_INPUT_CHARS)),
-    "title": ("title", _title),
-    "format": ("format", _enum(*AGENT_FORMATS)),
-    "additionalInstructions": ("additional_instructions", _text(0, 5000)),
-    "numCards": ("num_cards", _integer(1, MAX_AGENT_CARDS, " (10 on the Free plan)")),
-    "quality": ("quality", _enum(*AGENT_QUALITIES)),
-    "sourceUrls": ("source_urls", _urls(MAX_SOURCE_URLS)),
-    "templateId": ("template_id", _text()),
-    "disableConnectors": ("disable_connectors", _boolean),
-    "folderId": ("folder_id", _text()),
+    "prompt": ("prompt", text(1, MAX_INPUT_CHARS)),
+    "format": ("format", enum(*AGENT_FORMATS)),
+    "additionalInstructions": ("additional_instructions", text(0, 5000)),
+    "numCards": ("num_cards", integer(1, MAX_AGENT_CARDS, " (10 on the Free plan)")),
+    "quality": ("quality", enum(*AGENT_QUALITIES)),
+    "sourceUrls": ("source_urls", urls(MAX_SOURCE_URLS)),
+    "templateId": ("template_id", text()),
+    "disableConnectors": ("disable_connectors", boolean),
+    "folderId": ("folder_id", text()),
     "exportAs": ("export_as", _export_as),
     "sharingOptions": ("sharing_options", _sharing_options),
 }
@@ -330,16 +249,14 @@ def _build(
             if key in required:
                 raise GammaParameterError(f"Invalid Gamma parameter {keyword}: it is required")
             continue
-        _check(keyword, value, check)
-        if isinstance(value, tuple):
-            value = list(value)
-        elif key == "numCards" and isinstance(value, str) and not is_unresolved(value):
+        check_value(keyword, value, check)
+        if key == "numCards" and digits(value):
             value = int(value)  # a templated number renders as a string
-        body[key] = value
+        body[key] = as_json(keyword, value)
     if extra_body is not None and not is_unresolved(extra_body):
         if not isinstance(extra_body, Mapping):
-            _fail("extra_body", extra_body, "must be a dict of Gamma's own (camelCase) fields")
-        body = _deep_merge(body, extra_body)
+            fail("extra_body", extra_body, "must be a dict of Gamma's own (camelCase) fields")
+        body = _deep_merge(body, as_json("extra_body", extra_body))
     return body
 
 
@@ -359,18 +276,17 @@ def _single_folder(options: dict[str, Any]) -> None:
     if folder_ids is None or is_unresolved(folder_ids):
         return
     if isinstance(folder_ids, list | tuple) and len(folder_ids) > 1:
-        _fail(
+        fail(
             "folder_ids",
             folder_ids,
             "Gamma now files a gamma in one folder only; pass folder_id='<id>' (folder_ids is deprecated)",
         )
     _folder_ids("folder_ids", folder_ids)
     if options.get("folder_id") not in (None, folder_ids[0]):
-        _fail(
-            "folder_ids", folder_ids, f"contradicts folder_id={options['folder_id']!r}; pass folder_id only"
-        )
+        fail("folder_ids", folder_ids, f"contradicts folder_id={options['folder_id']!r}; pass folder_id only")
     warnings.warn(
-        "folder_ids is deprecated: Gamma takes a single folderId now; pass folder_id instead",
+        "folder_ids is deprecated and Gamma plans to remove it: Gamma takes a single folderId now; "
+        "pass folder_id instead",
         DeprecationWarning,
         stacklevel=4,
     )
@@ -423,6 +339,8 @@ def template_body(
 
 def agent_body(*, prompt: Any, extra_body: Mapping[str, Any] | None = None, **options: Any) -> dict[str, Any]:
     """The JSON body of ``POST /v1.0/agent/generations`` (Gamma 5); see :data:`AGENT_FIELDS`."""
+    if "title" in options:
+        raise GammaParameterError(f"Invalid Gamma parameter title: {AGENT_TAKES_NO_TITLE}")
     _reject_unknown(options, AGENT_FIELDS)
     return _build(AGENT_FIELDS, ("prompt",), {"prompt": prompt, **options}, extra_body)
 
@@ -434,3 +352,33 @@ def _reject_unknown(options: Mapping[str, Any], fields: Mapping[str, tuple[str, 
             raise GammaParameterError(
                 f"Unknown Gamma parameter {keyword!r}; allowed: {', '.join(known)}, extra_body"
             )
+
+
+def card_split_warnings(body: Mapping[str, Any]) -> list[str]:
+    """What Gamma will do unasked with a classic ``body``: a text split on ``inputTextBreaks`` that
+    holds no ``\\n---\\n`` becomes one card, whatever ``num_cards`` says. Texts not rendered yet pass."""
+    texts = [("input_text", body.get("inputText"), body.get("cardSplit"))]
+    pages = body.get("pages")
+    if isinstance(pages, list):
+        texts += [
+            (f"pages[{index}]", page.get("inputText"), page.get("cardSplit", body.get("cardSplit")))
+            for index, page in enumerate(pages)
+            if isinstance(page, Mapping)
+        ]
+    return [
+        f"card_split='inputTextBreaks' but {where} holds no '\\n---\\n' line between cards: Gamma will "
+        "make a single card of it and ignore num_cards. Separate the cards with '\\n---\\n', or use "
+        "card_split='auto'."
+        for where, words, split in texts
+        if split == "inputTextBreaks" and isinstance(words, str) and not is_unresolved(words)
+        if "\n---\n" not in words
+    ]
+
+
+def check_conn_id(value: Any, name: str = "gamma_conn_id") -> None:
+    """Check a connection id as given (a template or XComArg passes until rendered).
+
+    :raises GammaParameterError: naming ``name``.
+    """
+    if not is_unresolved(value) and (not isinstance(value, str) or not value.strip()):
+        fail(name, value, "must be a connection id such as 'gamma_default'")

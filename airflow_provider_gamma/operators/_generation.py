@@ -117,6 +117,7 @@ class _GammaGenerationOperator(BaseOperator):
         ):
             if not isinstance(flag, bool):  # a string such as "False" would be truthy
                 raise GammaParameterError(f"Invalid Gamma parameter {name}={flag!r}: must be True or False")
+        parameters.check_conn_id(gamma_conn_id)
         self.first_poll_delay = parameters.seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
         self.gamma_conn_id = gamma_conn_id
         self.wait_for_completion = wait_for_completion

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from airflow_provider_gamma import parameters
+from airflow_provider_gamma.exceptions import GammaParameterError
 from airflow_provider_gamma.operators._generation import _GammaGenerationOperator
 from airflow_provider_gamma.protocol import GenerationCreated
 
@@ -45,13 +46,16 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
     :param folder_id: the folder to file the gamma in.
     :param export_as: also export as ``pdf``, ``pptx`` or ``png``.
     :param sharing_options: ``{"workspaceAccess", "externalAccess", "emailOptions"}``.
-    :param extra_body: Gamma fields newer than this provider, merged into the request body as is.
+    :param extra_body: Gamma fields newer than this provider, merged into the request body. Values
+        must be JSON Gamma takes: no None (null), NaN, datetime, set or bytes, at any depth.
     :param poll_interval: seconds between polls; 10 by default, as agent runs last minutes.
     :param timeout: how long to wait; 60 minutes by default (Gamma documents no typical duration
         for the agent; its runs read sources and build card by card, several times a classic run).
     :param first_poll_delay: seconds before the first poll when deferred; 30 by default.
+    :param title: not taken: the agent names the deck itself, and Gamma's agent endpoint answers 400
+        to a title. Giving one fails when the DAG is parsed.
 
-    The remaining parameters (``title``, ``reconcile``, ``deferrable`` ...) are those of
+    The remaining parameters (``reconcile``, ``deferrable`` ...) are those of
     :class:`GammaGenerateOperator`. The reference for settling a lost POST's answer rides in
     ``title`` as for the classic engine; should Gamma refuse a title on agent runs, the deck is still
     made, without one, and an uncertain POST then fails the task with the evidence instead.
@@ -59,7 +63,6 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
 
     template_fields: Sequence[str] = (
         "prompt",
-        "title",
         "format",
         "additional_instructions",
         "num_cards",
@@ -97,8 +100,13 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
         poll_interval: float | timedelta = AGENT_POLL_INTERVAL,
         timeout: float | timedelta = AGENT_TIMEOUT,
         first_poll_delay: float | timedelta = AGENT_FIRST_POLL_DELAY,
+        title: None = None,
         **kwargs: Any,
     ) -> None:
+        if title is not None:
+            raise GammaParameterError(
+                f"Invalid Gamma parameter title={title!r}: {parameters.AGENT_TAKES_NO_TITLE}"
+            )
         super().__init__(
             poll_interval=poll_interval, timeout=timeout, first_poll_delay=first_poll_delay, **kwargs
         )

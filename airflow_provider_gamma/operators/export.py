@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
+from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
@@ -73,6 +74,36 @@ def _check_gamma_export(gamma_id: Any, export_as: Any) -> None:
     if export_as is not None and not is_unresolved(export_as) and export_as not in EXPORT_FORMATS:
         raise GammaParameterError(
             f"Invalid Gamma parameter export_as={export_as!r}: must be one of {', '.join(EXPORT_FORMATS)}"
+        )
+
+
+def _check_generation_id(value: Any) -> None:
+    """``generation_id`` as given: an id, or a dict holding a ``generationId`` or a ``gammaId``."""
+    if value is None or is_unresolved(value):
+        return
+    ids = (value.get("generationId"), value.get("gammaId")) if isinstance(value, Mapping) else (value,)
+    if not any((isinstance(id_, str) and id_.strip()) or is_unresolved(id_) for id_ in ids):
+        raise GammaParameterError(
+            f"Invalid Gamma parameter generation_id={value!r}: must be a generation id or the dict "
+            "GammaGenerateOperator returns (with its generationId or gammaId)"
+        )
+
+
+def _check_dest(dest: Any) -> None:
+    """``dest`` as given, or as rendered: one landing can open, and a local file named by an absolute
+    path (a relative one would land wherever the worker process happens to run)."""
+    landing.validate_dest(dest, "dest")
+    if isinstance(dest, ObjectStoragePath):
+        relative = dest.protocol in ("", "file", "local") and not str(dest.path).startswith("/")
+    elif isinstance(dest, str) and not is_unresolved(dest):
+        url = urlsplit(dest.strip())
+        relative = url.scheme.lower() in ("file", "local") and (bool(url.netloc) or url.path[:1] != "/")
+    else:
+        return
+    if relative:
+        raise GammaParameterError(
+            f"Invalid Gamma parameter dest={dest!r}: a local file must be named by an absolute path, "
+            "'/path/to/deck.pdf' or 'file:///path/to/deck.pdf' (three slashes)"
         )
 
 
@@ -190,14 +221,9 @@ class GammaExportToObjectStorageOperator(BaseOperator):
             raise GammaParameterError(
                 f"Invalid Gamma parameter unpack_png={unpack_png!r}: must be True or False"
             )
-        landing.validate_dest(dest, "dest")
-        literal = generation_id is not None and not is_unresolved(generation_id)
-        literal = literal and not isinstance(generation_id, Mapping)
-        if literal and (not isinstance(generation_id, str) or not generation_id.strip()):
-            raise GammaParameterError(
-                f"Invalid Gamma parameter generation_id={generation_id!r}: must be a generation id or the "
-                "dict GammaGenerateOperator returns"
-            )
+        _check_dest(dest)
+        _check_generation_id(generation_id)
+        parameters.check_conn_id(gamma_conn_id)
         if download_retry_policy is not None and not isinstance(download_retry_policy, RetryPolicy):
             raise GammaParameterError(
                 f"Invalid Gamma parameter download_retry_policy={download_retry_policy!r}: must be a "
@@ -240,6 +266,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
 
     def _land(self, context: Context, export: Export | None) -> list[LandedObject]:
         """Land the deck; ``export``: a finished export of the gamma, when the triggerer waited for it."""
+        _check_dest(self.dest)  # again, as rendered
         deck = self._deck = self._source()
         self._generation = None
         landed = landing.land(

@@ -8,8 +8,9 @@ generate operator is importable from this module.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_gamma import parameters
 from airflow_provider_gamma.operators._generation import (
@@ -27,7 +28,10 @@ from airflow_provider_gamma.operators.agent import (
     AGENT_TIMEOUT,
     GammaAgentGenerateOperator,
 )
-from airflow_provider_gamma.protocol import GenerationCreated
+from airflow_provider_gamma.protocol import Generation, GenerationCreated
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = [
     "AGENT_FIRST_POLL_DELAY",
@@ -55,7 +59,9 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     (key ``generation_id``) as soon as Gamma accepts it, and a "View in Gamma" link appears on the task.
 
     Every Gamma parameter is a keyword with Gamma's meaning; option dicts keep Gamma's camelCase keys so
-    they can be copied from Gamma's docs. Invalid values fail when the DAG is parsed.
+    they can be copied from Gamma's docs. Invalid values fail when the DAG is parsed, naming the field
+    (``text_options.language``); templated and XCom values are checked once rendered, before the POST.
+    Leave out a key you do not set: a ``None`` inside an option dict would be sent as null.
 
     :param input_text: the topic, outline or full content (1 to 400,000 characters). Templated.
         Required unless ``pages`` is given.
@@ -71,19 +77,24 @@ class GammaGenerateOperator(_GammaGenerationOperator):
     :param text_mode: ``generate`` (expand), ``condense`` (summarise) or ``preserve`` (keep the text).
     :param format: ``presentation`` (Gamma's default), ``document``, ``social`` or ``webpage``.
     :param num_cards: number of cards, 1 to 60 (75 on Ultra); used with ``card_split="auto"``.
-    :param card_split: ``auto`` or ``inputTextBreaks`` (split on ``\\n---\\n``).
+    :param card_split: ``auto`` or ``inputTextBreaks`` (split on ``\\n---\\n``). A text with no
+        ``\\n---\\n`` line then makes a single card whatever ``num_cards`` says: warned of
+        (:class:`~airflow_provider_gamma.parameters.GammaCardSplitWarning`) when the DAG is parsed, and
+        in the task log once the text is rendered.
     :param theme_id: a theme id from :meth:`GammaHook.list_themes` or the Gamma app.
     :param additional_instructions: free-text steering of layout, style and tone (up to 5,000 chars).
     :param export_as: also export as ``pdf``, ``pptx`` or ``png`` (a zip of one PNG per card); needed
         by :class:`~airflow_provider_gamma.operators.export.GammaExportToObjectStorageOperator`.
     :param folder_id: the folder to file the gamma in (from :meth:`GammaHook.list_folders`).
-    :param folder_ids: deprecated: Gamma files a gamma in one folder now. A one-item list is sent
-        as ``folder_id`` (with a ``DeprecationWarning``); more items fail when the DAG is parsed.
+    :param folder_ids: deprecated, and Gamma plans to remove it: Gamma files a gamma in one folder
+        now. A one-item list is sent as ``folder_id`` (with a ``DeprecationWarning``); more items, or
+        anything but a list, fail when the DAG is parsed.
     :param text_options: ``{"amount", "tone", "audience", "language"}``.
     :param image_options: ``{"source", "model", "style"}``.
     :param card_options: ``{"dimensions", "headerFooter"}``.
     :param sharing_options: ``{"workspaceAccess", "externalAccess", "emailOptions"}``.
-    :param extra_body: Gamma fields newer than this provider, merged into the request body as is.
+    :param extra_body: Gamma fields newer than this provider, merged into the request body. Values
+        must be JSON Gamma takes: no None (null), NaN, datetime, set or bytes, at any depth.
     :param gamma_conn_id: the ``gamma`` connection.
     :param wait_for_completion: wait for the generation to end (default); if not, return at once with
         the generation id, for a :class:`~airflow_provider_gamma.sensors.gamma.GammaGenerationSensor`.
@@ -183,7 +194,13 @@ class GammaGenerateOperator(_GammaGenerationOperator):
         self.card_options = card_options
         self.sharing_options = sharing_options
         self.extra_body = extra_body
-        self.build_body()
+        for message in parameters.card_split_warnings(self.build_body()):
+            warnings.warn(message, parameters.GammaCardSplitWarning, stacklevel=2)
+
+    def execute(self, context: Context) -> Generation:
+        for message in parameters.card_split_warnings(self.build_body()):  # as rendered
+            self.log.warning(message)
+        return super().execute(context)
 
     def build_body(self) -> dict[str, Any]:
         return parameters.generation_body(
@@ -205,12 +222,14 @@ class GammaGenerateFromTemplateOperator(_GammaGenerationOperator):
     :param prompt: what to generate: instructions, content, image URLs (1 to 400,000 chars). Templated.
     :param theme_id: a theme to apply instead of the template's.
     :param folder_id: the folder to file the gamma in (from :meth:`GammaHook.list_folders`).
-    :param folder_ids: deprecated: Gamma files a gamma in one folder now. A one-item list is sent
-        as ``folder_id`` (with a ``DeprecationWarning``); more items fail when the DAG is parsed.
+    :param folder_ids: deprecated, and Gamma plans to remove it: Gamma files a gamma in one folder
+        now. A one-item list is sent as ``folder_id`` (with a ``DeprecationWarning``); more items, or
+        anything but a list, fail when the DAG is parsed.
     :param export_as: also export as ``pdf``, ``pptx`` or ``png``.
     :param image_options: ``{"model", "style"}`` for new AI images.
     :param sharing_options: ``{"workspaceAccess", "externalAccess", "emailOptions"}``.
-    :param extra_body: Gamma fields newer than this provider, merged into the request body as is.
+    :param extra_body: Gamma fields newer than this provider, merged into the request body. Values
+        must be JSON Gamma takes: no None (null), NaN, datetime, set or bytes, at any depth.
 
     The remaining parameters are those of :class:`GammaGenerateOperator`.
     """

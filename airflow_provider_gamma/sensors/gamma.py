@@ -60,6 +60,7 @@ class GammaGenerationSensor(BaseSensorOperator):
                 f"Invalid Gamma parameter generation_id={generation_id!r}: must be a non-empty string (a "
                 "generation id), or a template or XComArg that renders to one"
             )
+        parameters.check_conn_id(gamma_conn_id)
         self.generation_id = generation_id
         self.gamma_conn_id = gamma_conn_id
         self.deferrable = deferrable

@@ -7,6 +7,7 @@ body itself; this is the layer users touch.)"""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ import pytest
 from airflow_provider_gamma._compat import AirflowFailException
 
 HEADER = """\
+from datetime import datetime
+from decimal import Decimal
+
 from airflow.sdk import DAG
 from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator as Export
 from airflow_provider_gamma.operators.gamma import GammaAgentGenerateOperator as Agent
@@ -212,6 +216,64 @@ CASES: dict[str, tuple[str, str, str]] = {
         "generation_id",
         "non-empty string",
     ),
+    # Values Gamma cannot take as JSON: before, each was sent as null, dropped, or failed the task.
+    "text_options_none_inside": (
+        G.format('text_options={"language": None}'),
+        "text_options.language",
+        "leave the key out",
+    ),
+    "sharing_options_none_deep_inside": (
+        G.format('sharing_options={"emailOptions": {"recipients": ["a@example.com"], "access": None}}'),
+        "sharing_options.emailOptions.access",
+        "leave the key out",
+    ),
+    "pages_none_inside": (
+        'Generate(task_id="t", pages=[{"inputText": "North", "title": None}])',
+        "pages[0].title",
+        "leave the key out",
+    ),
+    "extra_body_nan": (
+        G.format('extra_body={"cardOptions": {"scale": float("nan")}}'),
+        "extra_body.cardOptions.scale",
+        "finite number",
+    ),
+    "extra_body_datetime": (
+        G.format('extra_body={"publishAt": datetime(2026, 12, 1)}'),
+        "extra_body.publishAt",
+        ".isoformat()",
+    ),
+    "extra_body_non_string_key": (G.format('extra_body={1: "x"}'), "extra_body", "keys must be strings"),
+    "folder_ids_set": (G.format('folder_ids={"f1"}'), "folder_ids", "list of non-empty strings"),
+    "input_text_bytes": ('Generate(task_id="t", input_text=b"Weekly numbers")', "input_text", "a string"),
+    "num_cards_decimal": (G.format("num_cards=Decimal(8)"), "num_cards", "whole number"),
+    "num_cards_superscript": (G.format('num_cards="²"'), "num_cards", "whole number"),
+    "gamma_conn_id_none": (G.format("gamma_conn_id=None"), "gamma_conn_id", "connection id"),
+    "template_gamma_conn_id_empty": (T.format('gamma_conn_id=" "'), "gamma_conn_id", "connection id"),
+    "agent_gamma_conn_id_none": (A.format("gamma_conn_id=None"), "gamma_conn_id", "connection id"),
+    "export_gamma_conn_id_none": (E.format("gamma_conn_id=None"), "gamma_conn_id", "connection id"),
+    "sensor_gamma_conn_id_none": (S.format("gamma_conn_id=None"), "gamma_conn_id", "connection id"),
+    "export_dest_relative_file_url": (
+        'Export(task_id="t", generation_id="gen_1", dest="file:decks/deck.pdf")',
+        "dest",
+        "file:///",
+    ),
+    "export_dest_file_url_with_host": (
+        'Export(task_id="t", generation_id="gen_1", dest="file://decks/deck.pdf")',
+        "dest",
+        "file:///",
+    ),
+    "export_generation_id_empty_dict": (
+        'Export(task_id="t", generation_id={}, dest="/tmp/deck.pdf")',
+        "generation_id",
+        "generationId or gammaId",
+    ),
+    "agent_title": (A.format('title="Board update"'), "title", "names the deck itself"),
+    "agent_extra_body_none": (A.format('extra_body={"quality": None}'), "extra_body.quality", "key out"),
+    "agent_sharing_options_none": (
+        A.format('sharing_options={"workspaceAccess": None}'),
+        "sharing_options.workspaceAccess",
+        "leave the key out",
+    ),
 }
 
 
@@ -350,3 +412,167 @@ def test_missing_connection_names_the_connection_id(monkeypatch: pytest.MonkeyPa
     with pytest.raises(Exception, match="gamma_nowhere") as caught:
         op.execute(NO_CONTEXT)
     assert "isn't defined" in str(caught.value)
+
+
+# --- values known only once rendered: checked again before any request ------------------------------
+
+
+class _NoRequest(Exception):
+    """Raised by a stand-in for the POST: reaching it means nothing stopped the request."""
+
+
+def _render(op: Any, **params: Any) -> None:
+    """Render ``op``'s template fields as Airflow does, with ``params`` in the context."""
+    op.render_template_fields({"params": params})
+
+
+def _no_post(op: Any) -> None:
+    def send(body: Any, *, timeout: float | None) -> Any:
+        raise _NoRequest
+
+    op._send = send
+
+
+@pytest.mark.parametrize(
+    ("field", "template", "rendered", "named"),
+    [
+        ("text_options", "{{ params.value }}", {"language": None}, "text_options.language=None"),
+        (
+            "extra_body",
+            "{{ params.value }}",
+            {"textOptions": {"tone": float("nan")}},
+            "extra_body.textOptions.tone",
+        ),
+        ("num_cards", "{{ params.value }}", "²", "num_cards"),
+        ("pages", "{{ params.value }}", [{"inputText": "North", "title": None}], "pages[0].title=None"),
+    ],
+)
+def test_a_rendered_value_gamma_cannot_take_fails_before_the_post(
+    field: str, template: str, rendered: Any, named: str
+) -> None:
+    from airflow.sdk import DAG
+
+    from airflow_provider_gamma.exceptions import GammaParameterError
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+    from tests import doubles
+
+    text = {} if field == "pages" else {"input_text": "Weekly numbers"}
+    with DAG("rendered_values", schedule=None, render_template_as_native_obj=True):
+        op = GammaGenerateOperator(task_id="t", **text, **{field: template})  # passes parsing
+    _render(op, value=rendered)
+    _no_post(op)
+    with pytest.raises(GammaParameterError, match=re.escape(named)):
+        op.execute(doubles.context())
+
+
+def test_an_xcom_value_gamma_cannot_take_fails_once_resolved() -> None:
+    from datetime import datetime
+
+    from airflow.sdk import DAG, BaseOperator
+
+    from airflow_provider_gamma.exceptions import GammaParameterError
+    from airflow_provider_gamma.operators.gamma import GammaAgentGenerateOperator
+    from tests import doubles
+
+    with DAG("xcom_values", schedule=None):
+        upstream = BaseOperator(task_id="upstream")
+        op = GammaAgentGenerateOperator(task_id="t", prompt="Board update", extra_body=upstream.output)
+    op.extra_body = {"deadline": datetime(2026, 12, 1)}  # what the XCom resolved to
+    _no_post(op)
+    with pytest.raises(GammaParameterError, match=r"extra_body.deadline=.*isoformat"):
+        op.execute(doubles.context())
+
+
+@pytest.mark.parametrize("dest", ["file:decks/deck.pdf", "file://decks/deck.pdf", "decks/deck.pdf"])
+def test_a_rendered_relative_dest_fails_before_any_request(dest: str) -> None:
+    from airflow_provider_gamma.exceptions import GammaParameterError
+    from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
+    from tests import doubles
+
+    op = GammaExportToObjectStorageOperator(task_id="t", generation_id="gen_1", dest="{{ params.dest }}")
+    _render(op, dest=dest)
+    op.__dict__["hook"] = None  # any request would fail on this instead
+    with pytest.raises(GammaParameterError, match="dest="):
+        op.execute(doubles.context())
+
+
+def test_a_relative_object_storage_path_fails_dag_parsing() -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_gamma.exceptions import GammaParameterError
+    from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
+
+    dest = ObjectStoragePath("decks/deck.pdf")
+    if str(dest.path).startswith("/"):
+        pytest.skip("this Airflow makes the path absolute itself (Airflow 3.1: from the root)")
+    with pytest.raises(GammaParameterError, match="absolute path"):
+        GammaExportToObjectStorageOperator(task_id="t", generation_id="gen_1", dest=dest)
+
+
+def test_absolute_destinations_still_pass() -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
+
+    for dest in ("/tmp/deck.pdf", "file:///tmp/deck.pdf", ObjectStoragePath("file:///tmp/deck.pdf")):
+        GammaExportToObjectStorageOperator(task_id="t", generation_id="gen_1", dest=dest)
+    GammaExportToObjectStorageOperator(
+        task_id="t", generation_id={"generationId": None, "gammaId": "g_1"}, dest="/tmp/", export_as="pdf"
+    )
+
+
+# --- card_split="inputTextBreaks" on a text without a break --------------------------------------------
+
+ONE_CARD = "Revenue up 4 %\nCosts down 2 %"
+
+
+def test_input_text_breaks_without_a_break_is_warned_of_when_the_dag_is_parsed() -> None:
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+    from airflow_provider_gamma.parameters import GammaCardSplitWarning
+
+    with pytest.warns(GammaCardSplitWarning, match="single card of it and ignore num_cards") as caught:
+        GammaGenerateOperator(task_id="t", input_text=ONE_CARD, card_split="inputTextBreaks", num_cards=8)
+    assert len(caught) == 1
+    assert caught[0].filename == __file__, "the warning points at the DAG file's line"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"input_text": "Revenue up 4 %\n---\nCosts down 2 %", "card_split": "inputTextBreaks"},
+        {"input_text": ONE_CARD, "card_split": "auto"},
+        {"input_text": "{{ params.text }}", "card_split": "inputTextBreaks"},  # judged once rendered
+    ],
+)
+def test_no_card_split_warning_where_the_text_splits_or_is_not_rendered_yet(kwargs: dict[str, Any]) -> None:
+    import warnings
+
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+    from airflow_provider_gamma.parameters import GammaCardSplitWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GammaCardSplitWarning)
+        GammaGenerateOperator(task_id="t", **kwargs)
+
+
+def test_input_text_breaks_without_a_break_is_warned_of_in_the_task_log_before_the_post(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+    from tests import doubles
+
+    op = GammaGenerateOperator(task_id="t", input_text="{{ params.text }}", card_split="inputTextBreaks")
+    _render(op, text=ONE_CARD)
+    capsys.readouterr()
+    logged_before_the_post: list[str] = []
+
+    def send(body: Any, *, timeout: float | None) -> Any:
+        logged_before_the_post.append(capsys.readouterr().out)
+        raise _NoRequest
+
+    op._send = send
+    with pytest.raises(_NoRequest):
+        op.execute(doubles.context())
+    [log] = logged_before_the_post
+    assert "input_text holds no" in log
+    assert "single card of it and ignore num_cards" in log
