@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV := .venv
 VENV_OLDEST := .venv-oldest
 
-.PHONY: test test-newest test-oldest lint demo bench constraints clean
+.PHONY: test test-newest test-oldest lint demo bench live-check constraints clean
 
 test: lint test-newest test-oldest ## everything CI runs: ruff, mypy, the suite on the newest and oldest Airflow
 
@@ -50,6 +50,13 @@ demo: $(VENV)/.installed ## the weekly-deck DAG against the bundled emulator; th
 
 bench: $(VENV)/.installed ## full-size benchmarks; results in benchmarks/results/ and README "Performance"
 	$(VENV)/bin/python benchmarks/run_all.py
+
+# Opt-in, never part of `make test` or CI: it spends a few of your Gamma credits (see README).
+live-check: $(VENV)/.installed ## the emulator against the real Gamma, key for key; needs GAMMA_API_KEY
+	@if [ -z "$$GAMMA_API_KEY" ]; then \
+		echo "make live-check needs GAMMA_API_KEY: it runs against the real Gamma API and spends 1-3 credits" \
+			"(README: 'Checking against the real Gamma')" >&2; exit 2; fi
+	$(VENV)/bin/python scripts/live_check.py $(LIVE_CHECK_ARGS)
 
 constraints: | $(UV) ## re-lock both dependency sets
 	$(UV) pip compile -q pyproject.toml --group dev --python-version 3.11 --upgrade \
