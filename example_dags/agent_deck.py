@@ -90,7 +90,6 @@ def agent_deck() -> None:
         task_id="generate_deck",
         gamma_conn_id=GAMMA_CONN_ID,
         prompt=brief(),
-        title="Board update: sales, week of {{ (dag_run.logical_date or dag_run.run_after) | ds }}",
         num_cards=6,
         quality="standard",
         source_urls=SOURCE_URLS or None,

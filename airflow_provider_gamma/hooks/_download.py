@@ -207,9 +207,12 @@ def fetch(
 ) -> ExportDownload:
     """``download(url)`` run by the attempt flow (see :meth:`GammaHook.fetch_export`)."""
     refreshed = False
+    attempts = 0
     while True:
 
         def attempt(_: protocol.Send, current: str = url) -> protocol.Outcome:
+            nonlocal attempts
+            attempts += 1
             try:
                 return protocol.Delivered(download(current))
             except GammaError as error:
@@ -229,6 +232,7 @@ def fetch(
                 url = refresh()
                 continue
             raise GammaExportError(
-                f"Downloading {what} failed; nothing was landed. Last error: {error}",
+                f"Downloading {what} failed after {attempts} attempt(s); nothing was landed. "
+                f"Last error: {error}",
                 http_status=error.http_status,
             ) from error
