@@ -591,10 +591,10 @@ def test_the_agent_refuses_classic_fields_even_where_unknown_keys_pass() -> None
 
 
 def test_an_agent_run_shows_its_deck_as_gamma_gammaid_already_while_pending(client: Client) -> None:
-    generation_id = client.post(AGENT, {"prompt": "[[emulator:seconds=0.6]] A deck"}).json()["generationId"]
+    generation_id = client.post(AGENT, {"prompt": "[[emulator:seconds=1]] A deck"}).json()["generationId"]
     path = f"{AGENT}/{generation_id}"
     assert client.get(path).json() == {"generationId": generation_id, "status": "pending"}
-    time.sleep(0.4)  # past half-way: the document exists
+    time.sleep(0.6)  # past half-way: the document exists
     pending = client.get(path).json()
     assert pending["status"] == "pending"
     assert set(pending["gamma"]) == {"gammaId", "gammaUrl"}
@@ -674,9 +674,9 @@ def test_a_workspace_without_search_gets_403(client: Client, emu: GammaEmulator)
 def test_whether_search_finds_a_deck_still_being_written_is_an_option(searchable_while_pending: bool) -> None:
     with GammaEmulator(searchable_while_pending=searchable_while_pending) as emulator:
         lookup = Client(emulator)
-        lookup.generate(inputText="[[emulator:seconds=0.8]] Half-written")
+        lookup.generate(inputText="[[emulator:seconds=1.2]] Half-written")
         assert search(lookup, q="Half-written").json()["hits"] == []  # no document yet
-        time.sleep(0.5)  # past half-way: the document exists, the generation still runs
+        time.sleep(0.75)  # past half-way: the document exists, the generation still runs
         hits = search(lookup, q="Half-written").json()["hits"]
         assert len(hits) == (1 if searchable_while_pending else 0)
 

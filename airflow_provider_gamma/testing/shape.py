@@ -9,6 +9,8 @@ real workspace (no ids, URLs, titles, signed links).
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 #: The shape of a value: a JSON type name, or for an object a dict of key -> shape, or for an array a
@@ -69,6 +71,72 @@ def differences(expected: Shape, actual: Shape, path: str = "$") -> list[str]:
     if expected != actual:
         return [f"{path}: expected {_brief(expected)}, got {_brief(actual)}"]
     return []
+
+
+#: The type names a shape's leaves are made of (``"number|string"`` joins several).
+TYPE_NAMES = frozenset({"string", "number", "boolean", "null"})
+#: What a shape holds where no source settles a value's type or keys (see :func:`relaxed`).
+ANY = "any"
+
+
+def is_shape(value: Any) -> bool:
+    """Whether ``value`` is already a shape (every leaf a type name, as a live transcript holds) rather
+    than a sample answer with values; one without any leaf (``{}``) counts as a sample."""
+    leaves = list(_leaves(value))
+    return bool(leaves) and all(
+        isinstance(leaf, str) and set(leaf.split("|")) <= TYPE_NAMES | {ANY} for leaf in leaves
+    )
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def relaxed(tree: Shape, *, loose: Iterable[str] = (), optional: Iterable[str] = ()) -> Shape:
+    """``tree`` with what no source settles taken out of the comparison, by path (``$.progress``,
+    ``$.hits[].createdBy``): a ``loose`` value's type and keys become :data:`ANY` (its presence is still
+    compared); an ``optional`` one is removed (Gamma sends it only sometimes)."""
+    tree = copy.deepcopy(tree)
+    for paths, settle in ((loose, _loosen), (optional, _remove)):
+        for path in paths:
+            _visit(tree, _tokens(path), settle)
+    return tree
+
+
+def _tokens(path: str) -> list[str]:
+    """``$.hits[].createdBy`` -> ``["hits", "[]", "createdBy"]``."""
+    if not path.startswith("$."):
+        raise ValueError(f"a shape path starts with '$.', got {path!r}")
+    tokens: list[str] = []
+    for part in path[2:].split("."):
+        tokens.append(part.removesuffix("[]"))
+        if part.endswith("[]"):
+            tokens.append("[]")
+    return tokens
+
+
+def _visit(tree: Any, tokens: list[str], settle: Callable[[dict[str, Any], str], None]) -> None:
+    head, rest = tokens[0], tokens[1:]
+    if head == "[]":
+        if isinstance(tree, list) and tree and rest:
+            _visit(tree[0], rest, settle)
+    elif isinstance(tree, dict) and head in tree:
+        if rest:
+            _visit(tree[head], rest, settle)
+        else:
+            settle(tree, head)
+
+
+def _loosen(parent: dict[str, Any], key: str) -> None:
+    parent[key] = ANY
+
+
+def _remove(parent: dict[str, Any], key: str) -> None:
+    del parent[key]
 
 
 def _brief(value: Shape) -> str:
