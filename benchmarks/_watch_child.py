@@ -23,7 +23,14 @@ Phases (only phase 3 is measured):
 
 Every rate budget's inferred share of other processes' spending (``RateBudget.others_share``) is
 recorded after each answer; with ``assume_alone`` it is forced to 0 (each process behaves as if it
-were the key's only user: the baseline of bench_shared_key.py).
+were the key's only user: the baseline of bench_shared_key.py). With ``budget: "before"`` the rate
+budget is the one of 382df8a (``_budget_before.py``), so bench_shared_key.py measures the budget
+before and after issue 22 in the same run.
+
+For bench_shared_key.py's start-up herd: with ``watch_at`` (a ``time.time()`` value) phase 3 starts
+at that moment in every child (after the creations, and after the key's window had time to refill),
+and with ``ready_in`` (``[lo, hi]`` seconds) each generation completes at a random moment that long
+after ``watch_at`` (its duration is set per generation with the emulator's ``[[emulator:seconds=]]``).
 
 Variants:
 
@@ -58,11 +65,13 @@ def _settings() -> tuple[str, str]:
     return str(conn["host"]).rstrip("/"), str(conn["password"])
 
 
-async def _create(n: int, create_rate: float, text: str, deadline: float) -> tuple[list[str], dict[str, int]]:
+async def _create(
+    n: int, create_rate: float, text: str, deadline: float, ready_at: list[float] | None = None
+) -> tuple[list[str], dict[str, int]]:
+    """``ready_at``: per generation, the ``time.monotonic()`` moment it should complete."""
     import aiohttp
 
     base, key = _settings()
-    body = {"inputText": text, "textMode": "generate", "numCards": 3}
     ids: list[str | None] = [None] * n
     stats = {"posts": 0, "post_429": 0}
     semaphore = asyncio.Semaphore(32)
@@ -75,6 +84,12 @@ async def _create(n: int, create_rate: float, text: str, deadline: float) -> tup
             for _ in range(100):  # bounded retries of 429s
                 if time.monotonic() > deadline:
                     raise TimeoutError("creating generations took too long")
+                seconds = (
+                    ""
+                    if ready_at is None
+                    else f" [[emulator:seconds={max(0.1, ready_at[i] - time.monotonic()):.2f}]]"
+                )
+                body = {"inputText": text + seconds, "textMode": "generate", "numCards": 3}
                 async with semaphore, session.post(f"{base}/v1.0/generations", json=body) as response:
                     stats["posts"] += 1
                     if response.status == 429:
@@ -167,6 +182,10 @@ async def _main(params: dict[str, Any]) -> dict[str, Any]:
 
     from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
 
+    if params.get("budget") == "before":
+        import _budget_before
+
+        _budget_before.install()
     shares = _instrument_rate_budget(assume_alone=params.get("assume_alone", False))
     variant: str = params["variant"]
     n: int = params["n"]
@@ -230,12 +249,23 @@ async def _main(params: dict[str, Any]) -> dict[str, Any]:
 
     # 2. create the generations (not measured)
     created_at = time.monotonic()
+    watch_at = params.get("watch_at")
+    ready_at = None
+    if watch_at is not None and "ready_in" in params:
+        lo, hi = params["ready_in"]
+        watch_at_monotonic = created_at + (watch_at - time.time())
+        ready_at = [watch_at_monotonic + random.uniform(lo, hi) for _ in range(n)]
     ids, create_stats = await _create(
-        n, params.get("create_rate", 0.0), params.get("text", "bench deck"), created_at + 600
+        n, params.get("create_rate", 0.0), params.get("text", "bench deck"), created_at + 600, ready_at
     )
     create_s = time.monotonic() - created_at
     gc.collect()
     await asyncio.sleep(0.5)
+    watch_late_s = None
+    if watch_at is not None:  # every child starts watching at the same moment
+        watch_late_s = time.time() - watch_at
+        if watch_late_s < 0:
+            await asyncio.sleep(-watch_late_s)
 
     # 3. the measured phase
     connections = [0]
@@ -314,6 +344,7 @@ async def _main(params: dict[str, Any]) -> dict[str, Any]:
         "detected": detected,
         "warm_id": warm_id,
         "late_s": max(0.0, late_s) if "start_at" in params else None,
+        "watch_late_s": watch_late_s,
         "others_share": _share_summary(shares),
     }
 
