@@ -4,8 +4,10 @@
 The API key lives in the password field, the base URL in the host field (default
 ``https://public-api.gamma.app``); the extra may hold ``timeout`` (seconds one attempt may take, in
 all), ``proxy`` (a proxy URL, instead of ``HTTPS_PROXY``/``NO_PROXY`` from the environment),
-``ca_bundle`` (a PEM file of the CAs to trust, e.g. a TLS-inspecting proxy's) and ``verify``
-(``false`` turns certificate checks off; for a test server only).
+``ca_bundle`` (a PEM file of the CAs to trust, e.g. a TLS-inspecting proxy's), ``verify``
+(``false`` turns certificate checks off; for a test server only) and ``title_reference`` (``false``
+keeps every generate task of the connection from appending its reference, ``[k7q3m9]``, to deck
+titles; see :mod:`airflow_provider_gamma.reconcile` for what a lost POST answer then costs).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class GammaSettings:
     proxy: str | None = field(default=None, repr=False)
     #: ``True``: the default CAs; ``False``: no certificate checks; a path: that CA bundle.
     verify: bool | str = True
+    #: Generate tasks append their reference to deck titles unless they say otherwise.
+    title_reference: bool = True
 
 
 def _is_loopback(host: str) -> bool:
@@ -111,6 +115,7 @@ def settings_from(
         timeout=timeout,
         proxy=_proxy_from(extra.get("proxy"), conn_id),
         verify=_verify_from(extra.get("verify"), extra.get("ca_bundle"), conn_id),
+        title_reference=_flag(extra.get("title_reference"), "title_reference", conn_id) is not False,
     )
 
 
@@ -127,13 +132,19 @@ def _proxy_from(raw: Any, conn_id: str) -> str | None:
     return str(raw).strip()
 
 
-def _verify_from(raw: Any, ca_bundle: Any, conn_id: str) -> bool | str:
+def _flag(raw: Any, name: str, conn_id: str) -> bool | None:
+    """An extra that is true or false (JSON or the UI's strings); ``None`` when not set."""
     if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
         raw = raw.strip().lower() == "true"
     if raw not in (None, "") and not isinstance(raw, bool):
         raise GammaConfigurationError(
-            f"Connection {conn_id!r}: extra 'verify' must be true or false, got {raw!r}"
+            f"Connection {conn_id!r}: extra {name!r} must be true or false, got {raw!r}"
         )
+    return raw if isinstance(raw, bool) else None
+
+
+def _verify_from(raw: Any, ca_bundle: Any, conn_id: str) -> bool | str:
+    raw = _flag(raw, "verify", conn_id)
     if ca_bundle not in (None, ""):
         if not isinstance(ca_bundle, str) or not os.path.isfile(ca_bundle):
             raise GammaConfigurationError(

@@ -44,6 +44,14 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "Turn off only for a test server.",
         "schema": {"type": ["boolean", "null"], "default": True},
     },
+    "title_reference": {
+        "label": "Reference in deck titles",
+        "description": "Generate tasks append a short reference to each deck's title (\"Weekly figures "
+        '[k7q3m9]") so that a POST whose answer is lost finds its deck and is never paid twice. Off: '
+        "titles stay as given (a task may still turn it on); a lost answer is then settled only when no "
+        "gamma of the key's user changed since the POST, else the task fails listing the candidates.",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
 }
 
 

@@ -20,6 +20,7 @@ from airflow_provider_gamma.operators.gamma import (
     AGENT_FIRST_POLL_DELAY,
     GammaAgentGenerateOperator,
 )
+from airflow_provider_gamma.reconcile import AGENT_WINDOW
 from airflow_provider_gamma.sensors.gamma import GammaGenerationSensor
 from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
 from tests import doubles
@@ -137,9 +138,10 @@ def test_agent_defaults_are_tuned_for_longer_runs() -> None:
     assert op.first_poll_delay == AGENT_FIRST_POLL_DELAY == 30
     assert op.poll_interval == 10
     assert op.timeout == 3600
-    # a lost POST's deck is looked for as long as the run may take, not the classic 30 minutes
-    assert op.reconcile_window == 3600
-    assert GammaAgentGenerateOperator(task_id="t", prompt="p", timeout=600).reconcile_window == 600
+    # Before: the window was the task's timeout, so a POST Gamma never acted on waited 60 minutes
+    # before it was sent again. Now Gamma's pace sets it, not the task's patience.
+    assert op.reconcile_window == AGENT_WINDOW == 1200
+    assert GammaAgentGenerateOperator(task_id="t", prompt="p", timeout=600).reconcile_window == 1200
     assert GammaAgentGenerateOperator(task_id="t", prompt="p", reconcile_window=90).reconcile_window == 90
 
 

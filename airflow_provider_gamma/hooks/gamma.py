@@ -23,7 +23,12 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_gamma import parameters, protocol
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID, MAX_TIMEOUT, GammaSettings, settings_from
-from airflow_provider_gamma.exceptions import GammaExportError, GammaGenerationTimeoutError
+from airflow_provider_gamma.exceptions import (
+    GammaError,
+    GammaExportError,
+    GammaGenerationTimeoutError,
+    GammaSearchNotEnabledError,
+)
 from airflow_provider_gamma.get_provider_info import CONN_TYPE, UI_FIELD_BEHAVIOUR
 from airflow_provider_gamma.hooks import _download, _settings_cache
 from airflow_provider_gamma.hooks._download import EXPORT_CHUNK_SIZE, ExportDownload
@@ -441,13 +446,27 @@ class GammaHook(BaseHook):
         return cast(DeleteResult, self._call(protocol.delete_gamma_request(gamma_id)))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the key with one cheap read (``GET /v1.0/themes``); used by the UI's Test button."""
+        """Check the key with one cheap read (``GET /v1.0/themes``), then whether the workspace has
+        search (one search, ``createdBy=me``), which settles a POST whose answer was lost; used by the
+        UI's Test button. A workspace without search passes, with a warning in the message."""
         try:
             request = protocol.list_request("themes", None, None)
             page = protocol.read_page(request, self._call(request))
         except Exception as error:
             return False, str(error)
-        return True, f"Connected to Gamma at {self.settings.base_url} ({len(page['data'])} themes visible)"
+        message = f"Connected to Gamma at {self.settings.base_url} ({len(page['data'])} themes visible)"
+        try:
+            self.search_gammas(created_by="me", limit=1)
+        except GammaSearchNotEnabledError:
+            return True, (
+                f"{message}. Warning: search is not enabled for this workspace yet (Gamma rolls it out "
+                "gradually), so a lost POST answer cannot be settled automatically: a generate task "
+                "whose POST meets a 5xx or a timeout fails without a retry, for you to check the "
+                "workspace, rather than risk paying twice."
+            )
+        except GammaError as error:
+            return True, f"{message}. Search could not be checked: {error}"
+        return True, f"{message}; search is enabled, so a lost POST answer can be settled"
 
     # --- exports ------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_gamma import parameters, reconcile
 from airflow_provider_gamma._compat import AirflowFailException, conf, task_state_store
-from airflow_provider_gamma.connection import DEFAULT_CONN_ID
+from airflow_provider_gamma.connection import DEFAULT_CONN_ID, GammaSettings
 from airflow_provider_gamma.exceptions import (
     GammaError,
     GammaGenerationFailedError,
@@ -29,12 +29,12 @@ from airflow_provider_gamma.exceptions import (
     error_from_event,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
+from airflow_provider_gamma.operators import _lookups
 from airflow_provider_gamma.protocol import (
     GammaHit,
     Generation,
     GenerationCreated,
     failure_reason,
-    is_transient,
 )
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def generation_failure(generation: Generation) -> GammaGenerationFailedError:
 
 def _submission_record(value: Any) -> reconcile.Submission:
     record = reconcile.Submission.from_json(value)
-    if record is None or record.marker is None:
+    if record is None or not (record.marker or record.by_candidates):
         raise GammaError(f"Cannot resume looking for an uncertain POST's deck: bad record {value!r}")
     return record
 
@@ -92,6 +92,10 @@ class _GammaGenerationOperator(BaseOperator):
     ui_color = "#e9e1fb"
     #: The endpoint the operator POSTs to; part of the request's fingerprint.
     _endpoint: ClassVar[str]
+    #: Whether the endpoint takes a ``title``, and so can carry the reference.
+    _takes_title: ClassVar[bool] = True
+    #: How long after an uncertain POST its deck may still appear (see :mod:`..reconcile`).
+    default_reconcile_window: ClassVar[float] = reconcile.CLASSIC_WINDOW
 
     def __init__(
         self,
@@ -106,6 +110,7 @@ class _GammaGenerationOperator(BaseOperator):
         title: str | None = None,
         reconcile: bool = True,
         reconcile_window: float | timedelta | None = None,
+        title_reference: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -117,6 +122,10 @@ class _GammaGenerationOperator(BaseOperator):
         ):
             if not isinstance(flag, bool):  # a string such as "False" would be truthy
                 raise GammaParameterError(f"Invalid Gamma parameter {name}={flag!r}: must be True or False")
+        if title_reference is not None and not isinstance(title_reference, bool):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter title_reference={title_reference!r}: must be True, False or None"
+            )
         parameters.check_conn_id(gamma_conn_id)
         self.first_poll_delay = parameters.seconds(first_poll_delay, "first_poll_delay", allow_zero=True)
         self.gamma_conn_id = gamma_conn_id
@@ -129,9 +138,9 @@ class _GammaGenerationOperator(BaseOperator):
         self.resubmit_failed = resubmit_failed
         self.title = title
         self.reconcile = reconcile
-        # A deck may show in Gamma's search only once complete: look for it as long as it may take.
+        self.title_reference = title_reference
         self.reconcile_window = (
-            self.timeout
+            self.default_reconcile_window
             if reconcile_window is None
             else parameters.seconds(reconcile_window, "reconcile_window")
         )
@@ -160,11 +169,11 @@ class _GammaGenerationOperator(BaseOperator):
         decision = reconcile.start(earlier, this)
         if isinstance(decision, reconcile.Submit) and decision.reason:
             self.log.info("%s; submitting a new one", decision.reason)
-        elif isinstance(decision, reconcile.LookUpNow) and earlier is not None:
+        elif isinstance(decision, reconcile.LookUpNow | reconcile.CheckDeck) and earlier is not None:
             self.log.warning(
                 "An earlier try's POST may have started a generation whose id never arrived; looking "
-                "for its deck (reference %s) before submitting anything",
-                earlier.marker,
+                "for its deck (%s) before submitting anything",
+                earlier.evidence(),
             )
         return self._carry_out(context, earlier or this, decision)
 
@@ -185,9 +194,8 @@ class _GammaGenerationOperator(BaseOperator):
                 case reconcile.Submit(record=record) | reconcile.SendAgain(record=record):
                     if isinstance(decision, reconcile.SendAgain):
                         self.log.warning(
-                            "No deck carries the reference %s %.0f s after the POST, so Gamma did not "
-                            "create one; submitting again",
-                            record.marker,
+                            "No deck %s %.0f s after the POST, so Gamma did not create one; submitting again",
+                            f"carries the reference {record.marker}" if record.marker else "appeared",
                             time.time() - record.sent_at,
                         )
                     record, generation = self._post(context, record)
@@ -195,16 +203,27 @@ class _GammaGenerationOperator(BaseOperator):
                         return self._follow(context, generation)
                     last = None
                 case reconcile.LookUpNow():
-                    record, last = self._look_up(record)
+                    record, last = _lookups.look_up(self.hook, record)
+                case reconcile.CheckDeck(gamma_id=gamma_id):
+                    record, last = _lookups.check_deck(self.hook, record, gamma_id)
                 case reconcile.WaitUntil(when=when):
                     self._remember(context, record)
                     self._wait_until(when, record, context)
                 case reconcile.Found(deck=deck):
-                    self._remember(context, record)
+                    self._remember(context, record.settled())
                     return self._reconciled(context, deck, record)
                 case reconcile.GiveUp(evidence=evidence):
+                    self._remember(context, record)
                     raise GammaSubmissionUncertainError(evidence)
-            decision = reconcile.decide(record, time.time(), last, window=self.reconcile_window)
+            decision = reconcile.decide(
+                record,
+                time.time(),
+                last,
+                window=self.reconcile_window,
+                # Shortened with the window, which says how quickly this task's decks move.
+                quiet=min(reconcile.QUIET_PERIOD, self.reconcile_window),
+                finish_by=self.timeout,
+            )
 
     def _remember(self, context: Context, record: reconcile.Submission) -> None:
         store = task_state_store(context)
@@ -217,9 +236,9 @@ class _GammaGenerationOperator(BaseOperator):
         """POST once, noting first what lets a lookup find the deck should the answer be lost: the
         record as sent and the accepted generation, or ``None`` when the answer was lost."""
         body = self.build_body()
-        marker = reconcile.new_marker() if self.reconcile else None
+        marker = reconcile.new_marker() if self.reconcile and self._reference_in_title() else None
         while True:
-            record = record.sending(marker, time.time())
+            record = record.sending(marker, time.time(), by_candidates=self.reconcile)
             self._remember(context, record)
             try:
                 created = self._send(
@@ -227,14 +246,20 @@ class _GammaGenerationOperator(BaseOperator):
                     timeout=self._time_for_post(),
                 )
             except GammaSubmissionUncertainError as error:
-                if marker is None:
+                if not self.reconcile:
                     raise GammaSubmissionUncertainError(
                         f"{error} With reconcile=False the deck cannot be looked for: check your Gamma "
                         "workspace for a new gamma before re-running the task.",
                         http_status=error.http_status,
                         request_id=error.request_id,
                     ) from error
-                self.log.warning("%s; looking for the deck by its reference %s", error, marker)
+                self.log.warning(
+                    "%s; looking for the deck by %s",
+                    error,
+                    f"its reference {marker}"
+                    if marker
+                    else "the gammas your key's user changed since the POST (no reference in the title)",
+                )
                 return record.noted(f"POST uncertain ({error.http_status or 'no answer'})", time.time()), None
             except GammaError as error:
                 # Gamma certainly did not start a deck (a 4xx, or a 429 or connection failure retried to
@@ -243,7 +268,7 @@ class _GammaGenerationOperator(BaseOperator):
                 if marker is not None and self.title is None and _title_refused(error):
                     self.log.warning(
                         "Gamma refused the title that carries the reference (%s); submitting without it, "
-                        "so a lost answer to this POST cannot be settled",
+                        "so a lost answer to this POST can be settled only if no gamma of yours changed",
                         error,
                     )
                     marker = None
@@ -320,16 +345,16 @@ class _GammaGenerationOperator(BaseOperator):
 
     # --- the deck of a POST whose answer was lost ------------------------------------------------
 
-    def _look_up(self, record: reconcile.Submission) -> tuple[reconcile.Submission, reconcile.Outcome]:
-        """One search for the record's reference; the record with what it saw noted."""
-        assert record.marker is not None
-        try:
-            hits = self.hook.search_gammas(
-                record.marker, updated_after=record.searched_since(), include_archived=True
-            )
-        except GammaError as error:
-            return reconcile.search_failed(record, str(error), transient=is_transient(error), now=time.time())
-        return reconcile.searched(record, hits, time.time())
+    def _reference_in_title(self) -> bool:
+        """Whether the request carries the reference: the endpoint takes a title, and neither the task
+        (``title_reference``) nor the connection (extra ``title_reference``) switched it off."""
+        if not self._takes_title:
+            return False
+        if self.title_reference is not None:
+            return self.title_reference
+        # A hook standing in for GammaHook (a test double) may carry no connection settings.
+        settings: GammaSettings | None = getattr(self.hook, "settings", None)
+        return settings is None or settings.title_reference
 
     def _wait_until(self, wake: float, record: reconcile.Submission, context: Context) -> None:
         """Wait for the next lookup: in the triggerer when deferrable, else here, within the try's time."""
@@ -349,8 +374,8 @@ class _GammaGenerationOperator(BaseOperator):
             left = self.execution_timeout.total_seconds() - (time.monotonic() - self._started) - 5.0
             if wait > left:
                 message = (
-                    f"execution_timeout leaves no time to look for the deck again in {wait:.0f} s. "
-                    f"{record.evidence()}"
+                    f"execution_timeout leaves no time to look for the deck (or see it finished) again "
+                    f"in {wait:.0f} s. {record.evidence()}"
                 )
                 if task_state_store(context) is not None:  # the next try carries on from the record
                     raise GammaError(f"{message}; the next try keeps looking")
@@ -365,26 +390,20 @@ class _GammaGenerationOperator(BaseOperator):
         if submission is None:
             ti = context["ti"]
             submission = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_SUBMISSION, map_indexes=ti.map_index)
-        return self._carry_out(context, _submission_record(submission), reconcile.LookUpNow())
+        record = _submission_record(submission)
+        return self._carry_out(context, record, reconcile.resume(record))
 
     def _reconciled(self, context: Context, deck: GammaHit, record: reconcile.Submission) -> Generation:
+        """The finished deck of an uncertain POST, as the task's result. Its XCom ``generation_id`` is
+        ``gamma:<gammaId>`` (Gamma gave no generation id), which :class:`GammaGenerationSensor` takes."""
         self.log.warning(
-            "Found the deck of the uncertain POST by its reference %s: gamma %s. Gamma reports no "
-            "generation id or credits for it.",
+            "Found the deck of the uncertain POST by its reference %s, finished: gamma %s. Gamma "
+            "reports no generation id or credits for it.",
             record.marker,
             deck["id"],
         )
-        result: dict[str, Any] = {
-            "generationId": None,
-            "status": "completed",
-            "gammaId": deck["id"],
-            "gammaUrl": deck.get("url", ""),
-            "reconciled": True,
-        }
-        export_as = self.build_body().get("exportAs")
-        if export_as:
-            result["exportAs"] = export_as
-        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=None)
+        result = reconcile.reconciled_result(deck, self.build_body().get("exportAs"))
+        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=reconcile.deck_reference(deck["id"]))
         return self._finish(context, cast(Generation, result))
 
     def execute_complete(

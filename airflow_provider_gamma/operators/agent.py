@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from airflow_provider_gamma import parameters
+from airflow_provider_gamma import parameters, reconcile
 from airflow_provider_gamma.exceptions import GammaParameterError
 from airflow_provider_gamma.operators._generation import _GammaGenerationOperator
 from airflow_provider_gamma.protocol import GenerationCreated
@@ -24,8 +24,7 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
     Gamma's docs call ``POST /v1.0/generations`` "classic" and recommend the agent for new decks: it
     takes a brief rather than text-handling settings, may read ``source_urls`` and the workspace's
     connectors, and picks a design (or starts from ``template_id``). Submits once, waits (deferred
-    when ``deferrable``), re-attaches on retries, settles an uncertain POST by its reference and
-    returns like :class:`GammaGenerateOperator`; the result also holds the agent's ``summary`` of what
+    when ``deferrable``), re-attaches on retries and returns like :class:`GammaGenerateOperator`; the result also holds the agent's ``summary`` of what
     it made. Its generation id starts with ``gen_``, which is how the trigger, the sensor and the
     export operator know to poll the agent endpoint.
 
@@ -55,10 +54,19 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
     :param title: not taken: the agent names the deck itself, and Gamma's agent endpoint answers 400
         to a title. Giving one fails when the DAG is parsed.
 
-    The remaining parameters (``reconcile``, ``deferrable`` ...) are those of
-    :class:`GammaGenerateOperator`. The reference for settling a lost POST's answer rides in
-    ``title`` as for the classic engine; should Gamma refuse a title on agent runs, the deck is still
-    made, without one, and an uncertain POST then fails the task with the evidence instead.
+    :param reconcile: settle a POST whose answer is lost (5xx, timeout, dropped connection). The
+        agent takes no title, so no reference can mark its deck: the task looks at the gammas your
+        key's user changed since the POST until ``reconcile_window`` closes. None: Gamma made nothing,
+        and the request is sent again. One or more: the task cannot tell which (if any) is its deck,
+        so it fails without a retry, listing them (title, URL, time) for you to pick from; it never
+        picks one, nor pays again. Needs Gamma's search (a workspace without it fails at once,
+        saying so). With ``False``, such a POST fails at once.
+    :param reconcile_window: how long after an uncertain POST its deck may still appear; 20 minutes
+        by default (Gamma documents no agent duration; twice the classic window, as the agent plans
+        and reads its sources before it writes).
+
+    The remaining parameters (``deferrable``, ``resubmit_failed`` ...) are those of
+    :class:`GammaGenerateOperator`; ``title_reference`` has no effect here.
     """
 
     template_fields: Sequence[str] = (
@@ -81,6 +89,8 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
         "extra_body": "json",
     }
     _endpoint = "POST /v1.0/agent/generations"
+    _takes_title = False
+    default_reconcile_window = reconcile.AGENT_WINDOW
 
     def __init__(
         self,

@@ -109,18 +109,31 @@ class GammaGenerateOperator(_GammaGenerationOperator):
         Off by default: a failed generation fails the task without retries. A cleared task always
         submits anew.
     :param title: the deck's title (1 to 500 characters); Gamma makes one up when it is not given.
-        Templated.
-    :param reconcile: give each submission a reference (``[gx0123456789]``, appended to ``title`` or,
-        without one, to the input's first line) so that a POST whose answer is lost (5xx, timeout,
-        dropped connection, unreadable answer) can be settled by searching for the deck: found, it is
-        returned (with ``reconciled: True``, no ``generationId`` and no ``credits``, which Gamma does
-        not report for it); not found within ``reconcile_window``, the request is sent again. With
-        ``False`` the title is left alone and such a POST fails the task without a retry.
-    :param reconcile_window: how long to look for the deck of an uncertain POST (seconds or
-        timedelta) before concluding Gamma created none; by default as long as ``timeout``, since a
-        deck may appear in Gamma's search only once it is complete. A deck that appears later than
-        this would be paid for twice; lower it only for decks known to be quick, to resubmit sooner
-        when Gamma created nothing. Deferred tasks wait between lookups in the triggerer.
+        It is the deck's name in the workspace, in search and in link previews, and Gamma cannot
+        rename it afterwards. Unless ``title_reference`` is off, a six-symbol reference is appended
+        to it, ``Weekly figures [k7q3m9]`` (without a title: to the input's first line). Templated.
+    :param reconcile: settle a POST whose answer is lost (5xx, timeout, dropped connection,
+        unreadable answer) instead of failing or paying twice. With the reference in the title, the
+        one gamma carrying it is the deck: it is returned once it has stopped changing (``status:
+        completed``, ``reconciled: True``, ``gammaId``, ``gammaUrl``, no ``generationId`` or
+        ``credits``, which Gamma does not report for it; XCom ``generation_id`` is
+        ``gamma:<gammaId>``, which ``GammaGenerationSensor`` takes; the export operator takes the
+        result, ``generation_id=generate.output``). Without
+        the reference, the gammas your key's user changed since the POST are the candidates: one or
+        more fail the task without a retry, listing them (title, URL, time), since which is the deck
+        cannot be told. Nothing found by the end of ``reconcile_window``: Gamma made nothing, and the
+        request is sent again. Needs Gamma's search (a workspace without it fails at once, saying
+        so). With ``False`` the title is left alone and such a POST fails the task without a retry.
+    :param reconcile_window: how long after an uncertain POST its deck may still appear in search
+        (seconds or timedelta); 10 minutes by default: Gamma documents that most generations complete
+        within 1 to 3 minutes, and a POST Gamma never acted on is sent again once it closes. A deck
+        that appears later would be paid for twice: raise it for decks known to be slow (many cards,
+        video models). It also caps the minute a found deck must stay unchanged. Deferred tasks wait
+        between lookups in the triggerer.
+    :param title_reference: put the reference in the title: ``None`` (default) follows the
+        connection's extra ``title_reference`` (on unless set to ``false``), ``True``/``False``
+        decide for this task. Off, titles stay exactly as given and a lost answer is settled only
+        when no gamma of your key's user changed since the POST.
     """
 
     template_fields: Sequence[str] = (

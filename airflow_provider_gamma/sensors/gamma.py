@@ -7,11 +7,11 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_gamma import parameters
+from airflow_provider_gamma import parameters, reconcile
 from airflow_provider_gamma._compat import AirflowSensorTimeout, conf
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import GammaParameterError, error_from_event
@@ -33,7 +33,10 @@ class GammaGenerationSensor(BaseSensorOperator):
     same trigger as the operator.
 
     :param generation_id: the generation to wait for. Templated, e.g.
-        ``"{{ ti.xcom_pull('generate', key='generation_id') }}"``.
+        ``"{{ ti.xcom_pull('generate', key='generation_id') }}"``. A deck the generate task settled
+        by search after its POST's answer was lost has no generation id: its XCom ``generation_id``
+        is ``gamma:<gammaId>``, and the sensor returns that deck (already confirmed finished by the
+        task) as soon as Gamma shows it, shaped like a completed generation with ``reconciled: True``.
     :param gamma_conn_id: the ``gamma`` connection.
     :param deferrable: wait in the triggerer. Default: ``[operators] default_deferrable``.
     """
@@ -70,11 +73,32 @@ class GammaGenerationSensor(BaseSensorOperator):
         return GammaHook(self.gamma_conn_id)
 
     def poke(self, context: Context) -> PokeReturnValue:
+        gamma_id = reconcile.referenced_gamma(self.generation_id)
+        if gamma_id is not None:
+            return PokeReturnValue(is_done=True, xcom_value=self._settled_deck(gamma_id))
+        if str(self.generation_id).strip() in ("None", "null"):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter generation_id={self.generation_id!r}: the upstream task pushed no "
+                "generation id (an older provider's deck settled by search?); pass the gamma instead, "
+                "generation_id='gamma:<gammaId>'"
+            )
         generation = self.hook.get_generation(self.generation_id)
         self.log.info("Gamma generation %s is %s", self.generation_id, generation["status"])
         if generation["status"] == "failed":
             raise generation_failure(generation)
         return PokeReturnValue(is_done=generation["status"] == "completed", xcom_value=generation)
+
+    def _settled_deck(self, gamma_id: str) -> Generation:
+        """The deck a generate task found by its reference and confirmed finished: it exists (a 404
+        fails the sensor), and is returned as that task returned it."""
+        gamma = self.hook.get_gamma(gamma_id)
+        self.log.info(
+            "Gamma deck %s was settled by search after its POST's answer was lost, and confirmed "
+            "finished by the generate task: %s",
+            gamma_id,
+            gamma.get("url", ""),
+        )
+        return cast(Generation, reconcile.reconciled_result({"id": gamma_id, "url": gamma.get("url")}))
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_gamma import submission
+from airflow_provider_gamma import reconcile, submission
 from airflow_provider_gamma._compat import TaskDeferred
 from airflow_provider_gamma.exceptions import GammaError, GammaSubmissionUncertainError
+from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
 from airflow_provider_gamma.operators.gamma import (
     GammaAgentGenerateOperator,
@@ -26,13 +27,15 @@ from airflow_provider_gamma.operators.gamma import (
     GammaGenerateOperator,
 )
 from airflow_provider_gamma.protocol import RetryPolicy
+from airflow_provider_gamma.sensors.gamma import GammaGenerationSensor
 from airflow_provider_gamma.testing import GammaEmulator
 from tests.doubles import StateStore, TaskInstance, context
 from tests.reliability.conftest import connection
 
 GENERATIONS = "/v1.0/generations"
+AGENT = "/v1.0/agent/generations"
 SEARCH = "/v1.0/gammas/search"
-REFERENCE = re.compile(r" \[gx[0-9a-f]{10}\]$")
+REFERENCE = re.compile(rf" \[[{reconcile.REFERENCE_ALPHABET}]{{{reconcile.REFERENCE_LENGTH}}}\]$")
 
 
 @pytest.fixture
@@ -40,6 +43,18 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[GammaEmulator]:
     with GammaEmulator(generation_seconds=0.5) as emulator:
         monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", connection(emulator, timeout=5))
         yield emulator
+
+
+def agent_task(**kwargs: Any) -> GammaAgentGenerateOperator:
+    params: dict[str, Any] = {
+        "task_id": "agent",
+        "prompt": "Board update: revenue up 4 %",
+        "poll_interval": 0.2,
+        "first_poll_delay": 0.2,
+        "reconcile_window": 3,
+        "deferrable": False,
+    }
+    return GammaAgentGenerateOperator(**{**params, **kwargs})
 
 
 def generate(**kwargs: Any) -> GammaGenerateOperator:
@@ -105,34 +120,34 @@ def test_a_502_after_gamma_started_the_deck_is_settled_by_its_reference(
     assert result["exportAs"] == "pdf"
     assert created(emu) == {"Weekly figures\nRevenue up 4 %": 1}
     [title] = sent_titles(emu)
-    assert title.startswith("Weekly figures [gx")
+    assert title.startswith("Weekly figures [")
     assert REFERENCE.search(title)
     assert [r.status for r in emu.requests if r.path == SEARCH][-1] == 200
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["in-worker", "deferred"])
 @pytest.mark.parametrize("fault", [{"status": 502}, {"drop": True}], ids=["502", "dropped"])
-def test_an_uncertain_agent_post_is_settled_by_its_reference_too(
+def test_an_uncertain_agent_post_fails_listing_the_candidates_and_pays_nothing_more(
     emu: GammaEmulator, deferrable: bool, fault: dict[str, Any]
 ) -> None:
-    emu.add_fault(method="POST", path_prefix="/v1.0/agent/generations", created=True, **fault)
-    op = GammaAgentGenerateOperator(
-        task_id="agent",
-        prompt="Board update: revenue up 4 %",
-        poll_interval=0.2,
-        first_poll_delay=0.2,
-        reconcile_window=3,
-        deferrable=deferrable,
-    )
+    """Before: the agent POST carried the reference in a title, which Gamma's agent endpoint refuses
+    (400), and the deck was 'settled by its reference'. The agent takes no title: the gammas changed
+    since the POST are the candidates, and which is the deck cannot be told, so the task fails
+    without a retry, listing them for a person, and never picks one."""
+    emu.add_fault(method="POST", path_prefix=AGENT, created=True, **fault)
 
-    result = run_task(op, context())
+    with pytest.raises(GammaSubmissionUncertainError) as caught:
+        run_task(agent_task(deferrable=deferrable), context())
 
     [generation] = emu.generations.values()
-    assert generation.kind == "agent"
-    assert result["reconciled"] is True
-    assert result["gammaId"] == generation.gamma_id
-    assert created(emu) == {"Board update: revenue up 4 %": 1}
-    assert emu.post_count("/v1.0/agent/generations") == 1
+    message = str(caught.value)
+    assert "no reference in the title" in message
+    assert f"gamma {generation.gamma_id}" in message
+    assert generation.gamma_url in message
+    assert "GammaExportToObjectStorageOperator(gamma_id=...)" in message
+    assert emu.post_count(AGENT) == 1
+    [post] = [r for r in emu.requests if r.path == AGENT]
+    assert "title" not in post.json
 
 
 def test_a_post_gamma_never_acted_on_is_sent_again_once_the_window_closes(emu: GammaEmulator) -> None:
@@ -221,7 +236,7 @@ def test_when_search_cannot_answer_the_task_fails_with_the_evidence_and_pays_not
 
     message = str(caught.value)
     assert "search failed" in message
-    assert re.search(r"reference gx[0-9a-f]{10} in the deck title, POST sent 20\d\d-", message)
+    assert re.search(r"reference [0-9a-z]{6} in the deck title, POST sent 20\d\d-", message)
     assert len(emu.generations) == 1
     assert [r.method for r in emu.requests if r.path == GENERATIONS] == ["POST"]
 
@@ -386,17 +401,166 @@ def test_a_retry_after_a_refused_post_submits_at_once_without_searching(emu: Gam
 def test_a_post_slower_than_execution_timeout_settles_in_time(emu: GammaEmulator, deferrable: bool) -> None:
     """Before: the POST outlived ``execution_timeout`` (Airflow killed the try, the id was never
     stored, the retry paid again). Now it is cut in time (8 s less a 5 s margin, within the
-    connection's 5 s) and settled by its reference within the try."""
+    connection's 5 s) and settled by its reference. Deferred, within the try; in the worker, waiting
+    to see the deck finished does not fit in what ``execution_timeout`` leaves (before: the deck was
+    returned unconfirmed), so the try stops in time and the retry confirms it from the record."""
     emu.add_fault(method="POST", path_prefix=GENERATIONS, delay=20, created=True)
-    op = generate(execution_timeout=timedelta(seconds=8), deferrable=deferrable)
+    store, took = StateStore(), []
 
-    began = time.monotonic()
-    result = run_task(op, context())
-    took = time.monotonic() - began
+    def one_try(try_number: int) -> Any:
+        op = generate(execution_timeout=timedelta(seconds=8), deferrable=deferrable, retries=1)
+        began = time.monotonic()
+        try:
+            return run_task(op, context(TaskInstance(try_number, max_tries=1), store))
+        finally:
+            took.append(time.monotonic() - began)
+
+    if deferrable:
+        result = one_try(1)
+    else:
+        with pytest.raises(GammaError, match="the next try keeps looking"):
+            one_try(1)
+        result = one_try(2)
 
     assert result["reconciled"] is True
     assert len(emu.generations) == 1
-    assert took < 8, f"the try took {took:.1f} s, longer than execution_timeout"
+    assert max(took) < 8, f"a try took {max(took):.1f} s, longer than execution_timeout"
     [post] = [r for r in emu.requests if r.path == GENERATIONS]
     first_search = next(r for r in emu.requests if r.path == SEARCH)
     assert 2.5 < first_search.time - post.time < 4, "the POST was not cut at what execution_timeout left"
+
+
+# --- 4. issue 23: what the real service can settle, and what a person must ----------------------
+
+
+def test_without_search_the_user_is_told_at_connection_test_and_at_the_first_uncertain_post(
+    emu: GammaEmulator,
+) -> None:
+    """A workspace Gamma has not rolled search out to (403) hears it before any deck (the Test
+    button) and in the first uncertain POST's error, at once rather than after the window."""
+    emu.search_enabled = False
+    ok, message = GammaHook().test_connection()
+    assert ok
+    assert "search is not enabled for this workspace" in message
+    assert "cannot be settled automatically" in message
+    emu.add_fault(method="POST", path_prefix=GENERATIONS, status=502, created=True)
+
+    began = time.monotonic()
+    with pytest.raises(GammaSubmissionUncertainError) as caught:
+        generate(reconcile_window=600).execute(context())
+
+    assert time.monotonic() - began < 5
+    message = str(caught.value)
+    assert "search is not enabled for this workspace yet" in message
+    assert "cannot be settled automatically" in message
+    assert len(emu.generations) == 1
+    assert emu.post_count(GENERATIONS) == 1
+    assert [r.status for r in emu.requests if r.path == SEARCH] == [403, 403]  # test button, lookup
+
+
+def test_an_agent_post_gamma_never_acted_on_is_sent_again_once_no_gamma_appeared(emu: GammaEmulator) -> None:
+    emu.add_fault(method="POST", path_prefix=AGENT, status=502, created=False)
+
+    result = agent_task(reconcile_window=2).execute(context())
+
+    assert result["generationId"].startswith("gen_")
+    assert result["status"] == "completed"
+    assert [r.status for r in emu.requests if r.path == AGENT] == [502, 202]
+    assert len(emu.generations) == 1
+
+
+def test_a_reconciled_deck_serves_the_sensor_pattern_the_link_and_the_export(
+    emu: GammaEmulator, tmp_path: Path
+) -> None:
+    """Before: a deck settled by search pushed XCom generation_id=None, so the documented
+    ``wait_for_completion=False`` + ``GammaGenerationSensor`` pattern polled /generations/None, got
+    404 and failed without retry, and the re-run paid again."""
+    emu.add_fault(method="POST", path_prefix=GENERATIONS, status=502, created=True)
+    ti = TaskInstance()
+
+    result = run_task(generate(wait_for_completion=False, export_as="pdf"), context(ti))
+
+    [generation] = emu.generations.values()
+    assert result["reconciled"] is True
+    # "{{ ti.xcom_pull('generate', key='generation_id') }}" renders to what was pushed
+    assert ti.xcoms["generation_id"] == f"gamma:{generation.gamma_id}"
+    assert ti.xcoms["gamma_url"] == generation.gamma_url  # the "View in Gamma" link
+    for deferrable in (False, True):
+        sensor = GammaGenerationSensor(
+            task_id="wait",
+            generation_id=ti.xcoms["generation_id"],
+            poke_interval=0.1,
+            timeout=10,
+            deferrable=deferrable,
+        )
+        waited = sensor.execute(context())
+        assert {key: waited[key] for key in ("generationId", "status", "gammaId", "gammaUrl")} == {
+            "generationId": None,
+            "status": "completed",
+            "gammaId": generation.gamma_id,
+            "gammaUrl": generation.gamma_url,
+        }
+    assert not [r for r in emu.requests if r.path.startswith(f"{GENERATIONS}/")]
+    land = GammaExportToObjectStorageOperator(
+        task_id="land", generation_id=result, dest=f"{tmp_path.as_uri()}/deck.pdf"
+    )
+    [landed] = land.execute(context())  # type: ignore[arg-type]
+    assert (tmp_path / "deck.pdf").read_bytes().startswith(b"%PDF")
+    assert landed["size"] == (tmp_path / "deck.pdf").stat().st_size
+
+
+def test_a_deck_found_while_still_being_written_is_returned_only_once_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before: the first hit carrying the reference was returned as completed. Here search shows a
+    deck from half-way through its generation (8 s): the task returns it only once its updatedTime
+    stopped changing (a 1 s quiet period, shortened for the test), after its generation ended."""
+    monkeypatch.setattr(reconcile, "QUIET_PERIOD", 1.0)
+    with GammaEmulator(generation_seconds=8, searchable_while_pending=True) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", connection(emu, timeout=5))
+        emu.add_fault(method="POST", path_prefix=GENERATIONS, status=502, created=True)
+
+        result = generate(reconcile_window=10).execute(context())
+        returned = time.monotonic()
+
+        [generation] = emu.generations.values()
+        assert result["reconciled"] is True
+        assert result["gammaId"] == generation.gamma_id
+        assert returned >= generation.ready_at, "a deck still being written was returned as completed"
+        reads = [r for r in emu.requests if r.path == f"/v1.0/gammas/{generation.gamma_id}"]
+        assert len(reads) >= 2
+
+
+def test_the_title_reference_can_be_switched_off_once_for_a_connection(
+    emu: GammaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", connection(emu, timeout=5, title_reference=False))
+
+    generate().execute(context())
+    generate(title="Weekly deck").execute(context())
+    generate(title="Weekly deck", title_reference=True).execute(context())  # a task may turn it on
+
+    first, second, third = [r.json for r in emu.requests if r.method == "POST" and r.path == GENERATIONS]
+    assert "title" not in first  # Gamma names the deck, as without this provider
+    assert second["title"] == "Weekly deck"
+    assert REFERENCE.sub("", third["title"]) == "Weekly deck"
+
+
+def test_without_the_reference_a_lost_answer_is_sent_again_only_if_no_gamma_changed(
+    emu: GammaEmulator,
+) -> None:
+    emu.add_fault(method="POST", path_prefix=GENERATIONS, status=502, created=False)
+    again = generate(title_reference=False).execute(context())
+
+    assert again["status"] == "completed"
+    assert [r.status for r in emu.requests if r.path == GENERATIONS] == [502, 200]
+
+    emu.add_fault(method="POST", path_prefix=GENERATIONS, status=502, created=True)
+    with pytest.raises(GammaSubmissionUncertainError) as caught:
+        generate(title_reference=False, input_text="Board update").execute(context())
+
+    [lost] = [g for g in emu.generations.values() if g.input == "Board update"]
+    message = str(caught.value)
+    assert f"gamma {lost.gamma_id}" in message
+    assert "(2, newest first)" in message  # the earlier deck is a candidate too: no picking
+    assert len(emu.generations) == 2
