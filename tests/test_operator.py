@@ -7,6 +7,7 @@ task state store); the same operators run inside real Airflow in test_dags.py an
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from airflow_provider_gamma import submission
 from airflow_provider_gamma._compat import AirflowFailException, TaskDeferred
 from airflow_provider_gamma.exceptions import (
+    GammaConfigurationError,
     GammaError,
     GammaGenerationFailedError,
     GammaGenerationTimeoutError,
@@ -199,3 +201,44 @@ def test_a_failed_generation_is_resubmitted_only_when_the_user_opts_in(gamma_con
 def test_the_link_is_registered_and_named():
     assert GammaGenerateOperator.operator_extra_links[0].name == "View in Gamma"
     assert isinstance(GammaGenerateFromTemplateOperator.operator_extra_links[0], GammaGenerationLink)
+
+
+@pytest.mark.parametrize(
+    ("extra", "task", "reference"),
+    [
+        ({}, None, True),  # on by default: a lost answer is settled by it
+        ({"title_reference": False}, None, False),  # a team switches it off once, for the connection
+        ({"title_reference": "false"}, None, False),  # as the UI's form stores it
+        ({"title_reference": False}, True, True),  # ... and a task may still turn it on
+        ({}, False, False),  # or off
+    ],
+)
+def test_the_title_reference_follows_the_task_else_the_connection(
+    gamma_connection, monkeypatch, extra: dict[str, Any], task: bool | None, reference: bool
+):
+    conn = json.loads(gamma_connection.connection_uri())
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps({**conn, "extra": extra}))
+
+    operator(title="Weekly deck", title_reference=task, wait_for_completion=False).execute(context())
+
+    [post] = [r for r in gamma_connection.requests if r.method == "POST"]
+    assert (post.json["title"] != "Weekly deck") is reference
+    assert post.json["title"].startswith("Weekly deck")
+
+
+def test_a_title_reference_extra_that_is_not_a_flag_is_refused(gamma_connection, monkeypatch):
+    conn = json.loads(gamma_connection.connection_uri())
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps({**conn, "extra": {"title_reference": "off"}})
+    )
+
+    with pytest.raises(GammaConfigurationError, match="extra 'title_reference' must be true or false"):
+        operator(wait_for_completion=False).execute(context())
+    assert not gamma_connection.requests
+
+
+def test_the_reconcile_window_follows_gammas_pace_not_the_tasks_patience():
+    """Before: it defaulted to ``timeout`` (30 minutes), so a POST Gamma never acted on was sent
+    again only half an hour later."""
+    assert operator().reconcile_window == operator(timeout=7200).reconcile_window == 600
+    assert operator(reconcile_window=timedelta(minutes=3)).reconcile_window == 180

@@ -1,7 +1,7 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
 """The never-pay-twice rules of :mod:`airflow_provider_gamma.reconcile`, driven without any I/O:
 each row is (record, clock, last lookup's outcome) and the decision it must lead to. The rule ids
-(S1-S5, R1-R5) are those written at the top of the module."""
+(S1-S5, R1-R6, W1-W3) are those written at the top of the package."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from airflow_provider_gamma.reconcile import (
     MAX_LOOKUP_GAP,
     MAX_RESUBMITS,
     MIN_LOOKUP_GAP,
+    REFERENCE_ALPHABET,
+    REFERENCE_LENGTH,
+    SEARCH_LIMIT,
+    Ambiguous,
+    CheckDeck,
     Decision,
+    DeckRead,
     DeckSeen,
     Found,
     GiveUp,
@@ -29,7 +35,13 @@ from airflow_provider_gamma.reconcile import (
     Submit,
     WaitUntil,
     decide,
+    deck_read,
+    deck_reference,
     find_deck,
+    needs_query,
+    new_marker,
+    read_failed,
+    referenced_gamma,
     search_failed,
     searched,
     start,
@@ -81,6 +93,17 @@ START_TABLE: list[tuple[str, Submission | None, Decision]] = [
         "S5 ... with reconcile=False",
         replace(UNCERTAIN, marker=None),
         gives_up("with reconcile=False it cannot be looked for"),
+    ),
+    (
+        "S4 ... without a reference: look among the candidates",
+        replace(UNCERTAIN, marker=None, by_candidates=True),
+        LookUpNow(),
+    ),
+    ("S4 ... that had found its deck: watch it", replace(UNCERTAIN, deck=DECK), CheckDeck("g_deck")),
+    (
+        "S4 ... that had seen it finished: it is the result",
+        replace(UNCERTAIN, deck=DECK, finished=True),
+        Found(DECK),
     ),
 ]
 
@@ -291,3 +314,278 @@ def test_a_retry_is_told_from_a_clear_by_what_airflow_stored(
 
     assert hook.posts == posts
     assert (one["generationId"] == two["generationId"]) is (posts == 1)
+
+
+# --- issue 23: the real service --------------------------------------------------------------------
+
+QUIET = 60.0
+FINISH_BY = 1800.0
+T1, T2 = "2027-01-15T08:00:10.000Z", "2027-01-15T08:01:10.000Z"
+OTHER: Any = {"id": "g_other", "title": "Board update", "url": "https://gamma.app/docs/g_other"}
+DECK2: Any = {**DECK, "id": "g_copy", "title": f"Copy of Weekly figures [{MARKER}]"}
+#: A record right after a search found the deck, its hit saying it was updated at T1.
+SEEN = replace(UNCERTAIN, deck=DECK, updated=T1, quiet_since=SENT + 10, checked_at=SENT + 10)
+#: A POST that carried no reference (the agent, or title_reference off), with one candidate listed.
+NO_REFERENCE = replace(UNCERTAIN, marker=None, by_candidates=True)
+
+
+def read(record: Submission, at: float, updated: str | None, previous: float) -> DeckRead:
+    return DeckRead(at, updated, changed=updated != record.updated, previous=previous)
+
+
+WATCH_TABLE: list[tuple[str, Submission, float, Outcome | None, Decision]] = [
+    (
+        "R1 a deck seen is watched, not taken as finished",
+        SEEN,
+        SENT + 11,
+        DeckSeen(DECK, SENT + 10),
+        WaitUntil(SENT + 10 + QUIET),
+    ),
+    (
+        "W2 ... and read once a quiet period passed",
+        SEEN,
+        SENT + 70,
+        DeckSeen(DECK, SENT + 10),
+        CheckDeck("g_deck"),
+    ),
+    (
+        "R1 a deck seen without a record of it is read at once",
+        UNCERTAIN,
+        SENT + 10,
+        DeckSeen(DECK, SENT + 10),
+        CheckDeck("g_deck"),
+    ),
+    (
+        "W1 unchanged a quiet period later: finished",
+        replace(SEEN, checked_at=SENT + 70),
+        SENT + 70,
+        DeckRead(SENT + 70, T1, changed=False, previous=SENT + 10),
+        Found(DECK),
+    ),
+    (
+        "W2 changed: another quiet period from the change",
+        replace(SEEN, updated=T2, quiet_since=SENT + 70, checked_at=SENT + 70),
+        SENT + 70,
+        DeckRead(SENT + 70, T2, changed=True, previous=SENT + 10),
+        WaitUntil(SENT + 130),
+    ),
+    (
+        "W3 still changing past finish_by: never returned half-written",
+        replace(SEEN, updated=T2, quiet_since=SENT + 1900, checked_at=SENT + 1900),
+        SENT + 1900,
+        DeckRead(SENT + 1900, T2, changed=True, previous=SENT + 1840),
+        gives_up("was still changing 30 min after the POST"),
+    ),
+    (
+        "W3 ... but a try resuming late gets one quiet period to see it settled",
+        replace(SEEN, updated=T2, quiet_since=SENT + 9000, checked_at=SENT + 9000),
+        SENT + 9000,
+        DeckRead(SENT + 9000, T2, changed=True, previous=SENT + 100),
+        WaitUntil(SENT + 9000 + QUIET),
+    ),
+    (
+        "W3 no updatedTime: cannot tell, so not returned",
+        replace(SEEN, updated=None, checked_at=SENT + 70),
+        SENT + 70,
+        DeckRead(SENT + 70, None),
+        gives_up("Gamma reports no updatedTime for gamma g_deck"),
+    ),
+    (
+        "W3 deleted since it was seen (404)",
+        SEEN,
+        SENT + 70,
+        LookupFailed(SENT + 70, "HTTP 404", transient=False),
+        gives_up("then could not be read (HTTP 404)"),
+    ),
+    (
+        "W2 a transient read failure reads again soon",
+        SEEN,
+        SENT + 70,
+        LookupFailed(SENT + 70, "HTTP 503", transient=True),
+        WaitUntil(SENT + 70 + MIN_LOOKUP_GAP),
+    ),
+    (
+        "W3 ... but not past finish_by",
+        SEEN,
+        SENT + 1900,
+        LookupFailed(SENT + 1900, "HTTP 503", transient=True),
+        gives_up("then could not be read (HTTP 503)"),
+    ),
+    ("W1 an earlier try saw it finished", replace(SEEN, finished=True), SENT + 11, None, Found(DECK)),
+    (
+        "R3 search not enabled for the workspace: at once, saying so",
+        UNCERTAIN,
+        SENT + 1,
+        LookupFailed(SENT + 1, "HTTP 403", transient=False, not_enabled=True),
+        gives_up("search is not enabled for this workspace yet"),
+    ),
+    (
+        "R6 two gammas carry the reference: pick neither",
+        replace(UNCERTAIN, candidates=(DECK, DECK2)),
+        SENT + 30,
+        Ambiguous((DECK, DECK2), SENT + 30),
+        gives_up("2 gammas carry this task's reference; not picking one"),
+    ),
+    (
+        "R5 the listing was full: cannot rule a deck out",
+        UNCERTAIN,
+        CLOSES,
+        NoDeck(CLOSES, complete=False),
+        gives_up(f"More than {SEARCH_LIMIT} gammas"),
+    ),
+    (
+        "R4 no reference: look until the window closes",
+        NO_REFERENCE,
+        SENT + 20,
+        NoDeck(SENT + 20),
+        WaitUntil(SENT + 40),
+    ),
+    (
+        "R5 no reference, candidates at the close: list them, pick none",
+        replace(NO_REFERENCE, candidates=(OTHER,)),
+        CLOSES,
+        NoDeck(CLOSES),
+        gives_up("the task cannot tell which"),
+    ),
+    (
+        "R5 no reference, no gamma changed: Gamma made nothing, send again",
+        NO_REFERENCE,
+        CLOSES,
+        NoDeck(CLOSES),
+        SendAgain(replace(NO_REFERENCE, resubmits=1)),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("record", "now", "last", "expected"),
+    [row[1:] for row in WATCH_TABLE],
+    ids=[row[0] for row in WATCH_TABLE],
+)
+def test_decide_on_the_real_service(
+    record: Submission, now: float, last: Outcome | None, expected: Decision
+) -> None:
+    assert_decision(decide(record, now, last, window=WINDOW, quiet=QUIET, finish_by=FINISH_BY), expected)
+
+
+def test_a_deck_being_written_is_returned_only_a_quiet_period_after_its_last_change() -> None:
+    """End to end on a clock that jumps to each wake-up: search finds the deck half-written, its
+    updatedTime moves at each of the next reads, then stops; Found comes a quiet period after."""
+    last_change = SENT + 200
+    writes = [SENT + 40, SENT + 90, SENT + 150, last_change]
+
+    def updated_at(now: float) -> str:
+        return f"t{sum(1 for write in writes if write <= now)}"
+
+    record, now = UNCERTAIN, SENT + 30
+    record, last = searched(record, [{**DECK, "updatedTime": updated_at(now)}], now)
+    decision = decide(record, now, last, window=WINDOW, quiet=QUIET, finish_by=FINISH_BY)
+    reads = 0
+    while not isinstance(decision, Found | GiveUp):
+        if isinstance(decision, WaitUntil):
+            now = decision.when
+        else:
+            assert decision == CheckDeck("g_deck")
+            reads += 1
+            record, last = deck_read(record, {"id": "g_deck", "updatedTime": updated_at(now)}, now)
+        decision = decide(record, now, last, window=WINDOW, quiet=QUIET, finish_by=FINISH_BY)
+
+    assert isinstance(decision, Found)
+    assert decision.deck["id"] == "g_deck"
+    assert decision.deck["updatedTime"] == f"t{len(writes)}"
+    assert now >= last_change + QUIET
+    assert reads <= len(writes) + 1
+    assert record.checked_at == now
+
+
+def test_without_a_reference_the_candidates_are_listed_for_a_person() -> None:
+    record, outcome = searched(NO_REFERENCE, [{**OTHER, "updatedTime": T2}, DECK], SENT + 5)
+
+    assert outcome == NoDeck(SENT + 5)
+    assert record.lookups[-1].endswith("search: 2 hits")
+    decision = decide(record, CLOSES, replace(outcome, at=CLOSES), window=WINDOW)
+    assert isinstance(decision, GiveUp)
+    assert "no reference in the title" in decision.evidence
+    assert f"'Board update' https://gamma.app/docs/g_other (gamma g_other, updated {T2})" in decision.evidence
+    assert "(2, newest first)" in decision.evidence
+    assert "GammaExportToObjectStorageOperator(gamma_id=...)" in decision.evidence
+
+
+def test_two_hits_carrying_the_reference_are_ambiguous() -> None:
+    record, outcome = searched(UNCERTAIN, [DECK, DECK2, OTHER], SENT + 5)
+
+    assert outcome == Ambiguous((DECK, DECK2), SENT + 5)
+    assert record.deck is None
+    assert record.lookups[-1].endswith("search: 3 hits, 2 with it")
+
+
+@pytest.mark.parametrize(
+    ("record", "listed", "query"),
+    [
+        (UNCERTAIN, SEARCH_LIMIT, True),  # full, the deck not among them: ask for the reference
+        (UNCERTAIN, SEARCH_LIMIT - 1, False),  # not full: the deck would be there
+        (NO_REFERENCE, SEARCH_LIMIT, False),  # nothing to ask for
+    ],
+)
+def test_the_reference_is_searched_for_only_when_the_listing_is_full(
+    record: Submission, listed: int, query: bool
+) -> None:
+    listing: Any = [{"id": f"g{i}", "title": f"Deck {i}"} for i in range(listed)]
+    assert needs_query(record, listing) is query
+    assert not needs_query(record, [*listing[:-1], DECK])
+
+
+def test_two_spellings_of_one_moment_are_no_change() -> None:
+    record = replace(SEEN, updated="2027-01-15T08:00:10Z")
+    record, outcome = deck_read(
+        record, {"id": "g_deck", "updatedTime": "2027-01-15T08:00:10.000+00:00"}, SENT + 70
+    )
+
+    assert outcome == DeckRead(SENT + 70, "2027-01-15T08:00:10.000+00:00", changed=False, previous=SENT + 10)
+    assert record.quiet_since == SENT + 10
+
+
+def test_a_failed_read_is_evidence() -> None:
+    record, outcome = read_failed(SEEN, "HTTP 503", transient=True, now=SENT + 70)
+
+    assert outcome == LookupFailed(SENT + 70, "HTTP 503", transient=True)
+    assert "reading deck g_deck failed: HTTP 503" in record.evidence()
+
+
+def test_the_reference_is_short_plain_and_as_rare_as_the_arithmetic_says() -> None:
+    markers = {new_marker() for _ in range(2000)}
+
+    assert len(markers) == 2000
+    assert all(len(m) == REFERENCE_LENGTH and set(m) <= set(REFERENCE_ALPHABET) for m in markers)
+    assert not set("aeiouyl") & set(REFERENCE_ALPHABET)  # no words, no l/1
+    assert len(REFERENCE_ALPHABET) == len(set(REFERENCE_ALPHABET)) == 29
+    # The docstring's figures: a thousand decks in a window, one in 600,000 per uncertain POST.
+    assert 1000 / 29**REFERENCE_LENGTH < 2e-6 < 1000 / 29 ** (REFERENCE_LENGTH - 1)
+    assert with_reference({"title": "Weekly figures"}, "k7q3m9")["title"] == "Weekly figures [k7q3m9]"
+
+
+def test_a_reconciled_deck_stands_in_for_its_generation_id() -> None:
+    assert deck_reference("g_deck") == "gamma:g_deck"
+    assert referenced_gamma(" gamma:g_deck ") == "g_deck"
+    assert referenced_gamma("gen_0123456789abcdef") is None
+    assert referenced_gamma("gamma:") is None
+    assert referenced_gamma(None) is None
+
+
+def test_the_new_record_survives_json_and_an_older_one_still_loads() -> None:
+    record = replace(SEEN, by_candidates=True, candidates=(OTHER,), finished=True).noted(
+        "deck read", SENT + 70
+    )
+
+    assert Submission.from_json(record.to_json()) == record
+    older = {"fingerprint": "fp", "max_tries": 2, "sent_at": SENT, "marker": MARKER, "lookups": []}
+    assert Submission.from_json(older) == UNCERTAIN
+
+
+def test_the_title_reference_switch_is_checked_when_the_dag_is_parsed() -> None:
+    from airflow_provider_gamma.exceptions import GammaParameterError
+    from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
+
+    with pytest.raises(GammaParameterError, match="title_reference='no'"):
+        GammaGenerateOperator(task_id="t", input_text="x", title_reference="no")  # type: ignore[arg-type]
+    assert GammaGenerateOperator(task_id="t", input_text="x").reconcile_window == 600

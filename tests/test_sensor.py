@@ -13,7 +13,12 @@ from airflow_provider_gamma._compat import (
     AirflowSkipException,
     TaskDeferred,
 )
-from airflow_provider_gamma.exceptions import GammaError, GammaGenerationFailedError
+from airflow_provider_gamma.exceptions import (
+    GammaError,
+    GammaGenerationFailedError,
+    GammaNotFoundError,
+    GammaParameterError,
+)
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.sensors.gamma import GammaGenerationSensor
 from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
@@ -90,3 +95,31 @@ def test_execute_complete_outcomes():
 
 def test_generation_id_is_templated():
     assert "generation_id" in GammaGenerationSensor.template_fields
+
+
+def test_a_deck_settled_by_search_is_taken_by_its_gamma(gamma_connection):
+    """The generate task's XCom ``generation_id`` for a deck found after a lost POST answer is
+    ``gamma:<gammaId>``; before, it was None, and the sensor polled /v1.0/generations/None (404)."""
+    hook = GammaHook()
+    gamma_id = hook.wait_for_generation(hook.create_generation("x"), poll_interval=0.05)["gammaId"]
+
+    for deferrable in (False, True):
+        result = sensor(f"gamma:{gamma_id}", timeout=10, deferrable=deferrable).execute({})
+        assert result["status"] == "completed"
+        assert result["gammaId"] == gamma_id
+        assert result["generationId"] is None
+        assert result["reconciled"] is True
+        assert result["gammaUrl"].startswith("https://gamma.app/docs/")
+    gets = [r.path for r in gamma_connection.requests if r.method == "GET"]
+    assert gets.count(f"/v1.0/gammas/{gamma_id}") == 2
+
+
+def test_a_settled_deck_that_is_gone_fails_the_sensor(gamma_connection):
+    with pytest.raises(GammaNotFoundError):
+        sensor("gamma:g_nosuchgamma00000", timeout=10).execute({})
+
+
+def test_a_generation_id_rendered_from_none_says_what_happened(gamma_connection):
+    with pytest.raises(GammaParameterError, match="pushed no generation id"):
+        sensor("None", timeout=10).execute({})
+    assert not [r for r in gamma_connection.requests if r.method == "GET"]

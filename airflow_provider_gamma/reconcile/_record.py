@@ -276,4 +276,4 @@ def _hit(hit: Mapping[str, Any]) -> dict[str, Any]:
 def _describe(hit: Mapping[str, Any]) -> str:
     updated = f", updated {hit['updatedTime']}" if hit.get("updatedTime") else ""
     archived = ", archived" if hit.get("archived") else ""
-    return f"{hit['title']!r} {hit.get('url') or ''} (gamma {hit['id']}{updated}{archived})"
+    return f"{hit.get('title', '')!r} {hit.get('url') or ''} (gamma {hit['id']}{updated}{archived})"

@@ -120,12 +120,13 @@ def search_failed(
 
 def deck_read(record: Submission, gamma: Mapping[str, Any], now: float) -> tuple[Submission, Outcome]:
     """What reading the found deck (``GET /v1.0/gammas/{id}``) saw, and the record with it noted."""
-    assert record.deck is not None
     updated = gamma.get("updatedTime") if isinstance(gamma.get("updatedTime"), str) else None
     same = (
         updated is not None and record.updated is not None and _instant(updated) == _instant(record.updated)
     )
-    deck = {**record.deck, **{key: gamma[key] for key in ("title", "url") if isinstance(gamma.get(key), str)}}
+    known = record.deck or {"id": gamma["id"]}
+    fresh = {key: gamma[key] for key in ("title", "url", "updatedTime") if isinstance(gamma.get(key), str)}
+    deck = {**known, **fresh}
     outcome = DeckRead(now, updated, changed=not same, previous=record.checked_at)
     record = replace(
         record, deck=deck, updated=updated, quiet_since=record.quiet_since if same else now, checked_at=now
@@ -135,10 +136,8 @@ def deck_read(record: Submission, gamma: Mapping[str, Any], now: float) -> tuple
 
 def read_failed(record: Submission, error: str, *, transient: bool, now: float) -> tuple[Submission, Outcome]:
     """Reading the found deck got no usable answer, and the record with it noted."""
-    assert record.deck is not None
-    return record.noted(f"reading deck {record.deck['id']} failed: {error}", now), LookupFailed(
-        now, error, transient
-    )
+    deck = record.deck["id"] if record.deck else "found"
+    return record.noted(f"reading deck {deck} failed: {error}", now), LookupFailed(now, error, transient)
 
 
 # --- decisions -------------------------------------------------------------------------------------
@@ -275,6 +274,8 @@ def decide(
         return give_up(record, f"{len(last.decks)} gammas carry this task's reference; not picking one.")
     if isinstance(last, DeckSeen) and quiet <= 0:
         return Found(last.deck)
+    if isinstance(last, DeckSeen) and record.deck is None:
+        return CheckDeck(last.deck["id"])
     if record.deck is not None:
         return _watch(record, now, last, quiet=quiet, finish_by=finish_by)
     if last is None:
