@@ -58,6 +58,12 @@ live-check: $(VENV)/.installed ## the emulator against the real Gamma, key for k
 			"(README: 'Checking against the real Gamma')" >&2; exit 2; fi
 	$(VENV)/bin/python scripts/live_check.py $(LIVE_CHECK_ARGS)
 
+.PHONY: docs
+docs: | $(UV) ## the docs site into site/: strict, so any warning, broken internal link or anchor fails it
+	$(UV) venv -q --allow-existing -p 3.11 .venv-docs
+	VIRTUAL_ENV=.venv-docs $(UV) pip sync -q docs/requirements.txt
+	NO_MKDOCS_2_WARNING=1 .venv-docs/bin/mkdocs build --strict --site-dir site
+
 constraints: | $(UV) ## re-lock both dependency sets
 	$(UV) pip compile -q pyproject.toml --group dev --python-version 3.11 --upgrade \
 		--constraint <(echo apache-airflow==$(AIRFLOW_NEWEST)) -o constraints/airflow-newest.txt
