@@ -31,7 +31,13 @@ With L = 6 (29^6 = 5.9e8): N = 1,000 (a thousand decks within one ten-minute win
 beyond any real workload) gives 1.7e-6, a busy key's N = 20 gives 3.4e-8, and an uncertain POST is
 itself rare (a 5xx or a timeout on the POST). L = 5 (2.1e7) would give 1 in 20,000 at N = 1,000.
 
-Everything that decides whether to POST, look, wait or stop lives in this module. It does no I/O
+The window (how long after the POST a deck may still appear) follows Gamma's pace, not the task's
+patience: :data:`CLASSIC_WINDOW`, ten minutes, for classic and template (Gamma documents that most
+generations complete within 1-3 minutes), :data:`AGENT_WINDOW`, twenty, for the agent (Gamma
+documents no agent duration). A POST Gamma never acted on is sent again once it closes, rather than
+after the task's whole ``timeout`` (30 or 60 minutes).
+
+Everything that decides whether to POST, look, wait or stop lives in this package. It does no I/O
 and knows nothing of Airflow: it is handed the record, the clock (``now``, epoch seconds) and the
 last lookup's outcome, and returns a decision; the operator carries it out.
 
@@ -66,7 +72,8 @@ R6. Two or more gammas carry the reference: :class:`GiveUp`, listing them.
 W1. The deck's ``updatedTime`` (``GET /v1.0/gammas/{id}``) stayed the same between two reads at
     least ``quiet`` seconds apart (the search hit's counts as the first): :class:`Found`. Gamma
     writes a deck card by card and most decks are done within 1-3 minutes, so a running generation
-    touches its document every few seconds; a quiet minute means it has stopped.
+    touches its document every few seconds; a quiet minute (:data:`QUIET_PERIOD`; the operator
+    shortens it to the window when that is shorter) means it has stopped.
 W2. Otherwise :class:`WaitUntil` a ``quiet`` period after the last change, then :class:`CheckDeck`.
 W3. Seen changing between two reads both taken ``finish_by`` seconds or more after the POST,
     unreadable for good (404: deleted), or read without an ``updatedTime``: :class:`GiveUp`, naming
