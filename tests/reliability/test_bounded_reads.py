@@ -145,6 +145,19 @@ def test_a_drip_fed_poll_in_the_trigger_is_cut_too(hostile: HostileServer) -> No
     assert time.monotonic() - began < 3
 
 
+def test_a_drip_fed_export_download_is_cut_at_its_deadline(hostile: HostileServer) -> None:
+    """Before: an export download had only a per-read timeout, so a host dripping bytes held it forever."""
+    hostile.handler = drip
+    received = bytearray()
+    began = time.monotonic()
+    with pytest.raises(GammaTransportError, match="timed out|deadline"):
+        GammaHook(retry_policy=ONCE).download_export(
+            f"{hostile.url}/export/deck.pdf", received.extend, deadline=1
+        )
+    assert time.monotonic() - began < 3
+    assert len(received) < 1000
+
+
 # --- a size cap ----------------------------------------------------------------------------------
 
 
