@@ -1,7 +1,9 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
-"""pytest fixtures running a :class:`GammaEmulator` per test.
+"""pytest fixtures running a :class:`GammaEmulator` per test, and short waits against it.
 
-Enable them in a ``conftest.py``::
+To test your DAGs, enable :mod:`airflow_provider_gamma.testing.airflow_home` instead: it gives Airflow
+a throwaway home and enables these fixtures too. This plugin alone leaves Airflow's configuration
+as your suite sets it::
 
     pytest_plugins = ["airflow_provider_gamma.testing.pytest_plugin"]
 """
@@ -13,8 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from airflow_provider_gamma.testing.emulator import GammaEmulator
+from airflow_provider_gamma.testing.fast_waits import DEFAULT_WAIT_CAP, fast_waits
 
-__all__ = ["gamma_connection", "gamma_emulator"]
+__all__ = ["gamma_connection", "gamma_emulator", "gamma_fast_waits"]
 
 
 @pytest.fixture
@@ -37,3 +40,12 @@ def gamma_connection(
     monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", gamma_emulator.connection_uri())
     yield gamma_emulator
     GammaHook.clear_connection_cache()
+
+
+@pytest.fixture
+def gamma_fast_waits() -> Iterator[float]:
+    """Every poll, first-poll delay, sensor poke and retry backoff of the provider's tasks cut to 0.1 s
+    for the test, without editing the DAG (see :func:`~airflow_provider_gamma.testing.fast_waits.fast_waits`);
+    yields the cap. Works where tasks and triggers run in the test's process, as in ``dag.test()``."""
+    with fast_waits(DEFAULT_WAIT_CAP) as cap:
+        yield cap
