@@ -5,14 +5,17 @@ The API key lives in the password field, the base URL in the host field (default
 ``https://public-api.gamma.app``); the extra may hold ``timeout`` (seconds one attempt may take, in
 all), ``proxy`` (a proxy URL, instead of ``HTTPS_PROXY``/``NO_PROXY`` from the environment),
 ``ca_bundle`` (a PEM file of the CAs to trust, e.g. a TLS-inspecting proxy's), ``verify``
-(``false`` turns certificate checks off; for a test server only) and ``title_reference`` (``false``
+(``false`` turns certificate checks off; for a test server only), ``title_reference`` (``false``
 keeps every generate task of the connection from appending its reference, ``[k7q3m9]``, to deck
-titles; see :mod:`airflow_provider_gamma.reconcile` for what a lost POST answer then costs).
+titles; see :mod:`airflow_provider_gamma.reconcile` for what a lost POST answer then costs) and
+``credits_warning_below`` (a generate task warns when the workspace's credits left, as Gamma reports
+them with a deck, fall below this number).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +47,11 @@ class GammaSettings:
     verify: bool | str = True
     #: Generate tasks append their reference to deck titles unless they say otherwise.
     title_reference: bool = True
+    #: Generate tasks warn when fewer credits than this are left in the workspace; ``None``: never.
+    credits_warning_below: float | None = None
+    #: The connection these settings were read from, to tag metrics with; not part of the identity,
+    #: so connections with one key and one URL still share a client and its rate budget.
+    conn_id: str = field(default="", repr=False, compare=False)
 
 
 def _is_loopback(host: str) -> bool:
@@ -116,7 +124,25 @@ def settings_from(
         proxy=_proxy_from(extra.get("proxy"), conn_id),
         verify=_verify_from(extra.get("verify"), extra.get("ca_bundle"), conn_id),
         title_reference=_flag(extra.get("title_reference"), "title_reference", conn_id) is not False,
+        credits_warning_below=_credits_from(extra.get("credits_warning_below"), conn_id),
+        conn_id=conn_id,
     )
+
+
+def _credits_from(raw: Any, conn_id: str) -> float | None:
+    """A number of credits, zero or more (JSON or the UI's string); ``None`` when not set."""
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise GammaConfigurationError(
+            f"Connection {conn_id!r}: extra 'credits_warning_below' must be a number of credits, 0 or "
+            f"more, got {raw!r}"
+        )
+    return value
 
 
 def _proxy_from(raw: Any, conn_id: str) -> str | None:

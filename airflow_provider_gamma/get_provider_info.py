@@ -52,6 +52,13 @@ CONN_FIELDS: dict[str, Any] = {
         "gamma of the key's user changed since the POST, else the task fails listing the candidates.",
         "schema": {"type": ["boolean", "null"], "default": True},
     },
+    "credits_warning_below": {
+        "label": "Warn below credits",
+        "description": "A generate task logs a warning, and counts the metric gamma.credits.low, when the "
+        "workspace's credits left, as Gamma reports them with each deck, fall below this number. "
+        "Empty: no warning.",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
 }
 
 
