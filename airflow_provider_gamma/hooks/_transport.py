@@ -17,6 +17,8 @@ decided once, here or in the protocol, never per driver:
   or a proxy that refused the tunnel sent nothing, so even a POST that starts a generation may be sent
   again (:func:`~airflow_provider_gamma.protocol.may_have_started_generation`).
 - **How big an answer may be**: :data:`~airflow_provider_gamma.protocol.MAX_ANSWER_BYTES`.
+- **What is counted**: each answer, once, as it arrives (:func:`~airflow_provider_gamma._metrics.count_answer`:
+  polls and 429s).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_gamma import protocol
+from airflow_provider_gamma import _metrics, protocol
 from airflow_provider_gamma.connection import GammaSettings
 from airflow_provider_gamma.exceptions import GammaTransportError
 from airflow_provider_gamma.protocol import (
@@ -125,6 +127,7 @@ class SyncTransport:
         answer = ApiResponse.received(
             response.status_code, response.headers, body, secret=settings.api_key, oversize=oversize
         )
+        _metrics.count_answer(request, answer.status, conn_id=settings.conn_id)
         self.rate_limit = answer.rate_limit
         return answer
 
@@ -316,6 +319,7 @@ class AsyncTransport:
             secret=settings.api_key,
             oversize=len(body) > protocol.MAX_ANSWER_BYTES,
         )
+        _metrics.count_answer(request, answer.status, conn_id=settings.conn_id)
         self.rate_limit = answer.rate_limit
         return answer
 
