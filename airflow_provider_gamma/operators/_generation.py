@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_gamma import parameters, reconcile
+from airflow_provider_gamma import _cost, parameters, reconcile
 from airflow_provider_gamma._compat import AirflowFailException, conf, task_state_store
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID, GammaSettings
 from airflow_provider_gamma.exceptions import (
@@ -398,7 +398,7 @@ class _GammaGenerationOperator(BaseOperator):
         ``gamma:<gammaId>`` (Gamma gave no generation id), which :class:`GammaGenerationSensor` takes."""
         self.log.warning(
             "Found the deck of the uncertain POST by its reference %s, finished: gamma %s. Gamma "
-            "reports no generation id or credits for it.",
+            "reports no generation id for it.",
             record.marker,
             deck["id"],
         )
@@ -435,6 +435,8 @@ class _GammaGenerationOperator(BaseOperator):
         return self._finish(context, generation)
 
     def _finish(self, context: Context, generation: Generation) -> Generation:
+        if generation["status"] != "pending":  # what it cost, in the log and the result
+            cast(dict[str, Any], generation)["cost"] = self._cost(generation)
         if generation["status"] == "failed":
             failure = generation_failure(generation)
             if self.resubmit_failed:
@@ -452,6 +454,16 @@ class _GammaGenerationOperator(BaseOperator):
             )
         if generation.get("summary"):
             self.log.info("The agent's summary: %s", generation["summary"])
-        if generation.get("credits"):
-            self.log.info("Credits: %s", generation["credits"])
         return generation
+
+    def _cost(self, generation: Generation) -> str:
+        """Log and count what a finished deck cost (see :mod:`airflow_provider_gamma._cost`)."""
+        # A hook standing in for GammaHook (a test double) may carry no connection settings.
+        threshold = getattr(getattr(self.hook, "settings", None), "credits_warning_below", None)
+        return _cost.report(
+            generation,
+            cards=_cost.cards_asked(self.build_body()),
+            threshold=threshold if isinstance(threshold, float) else None,
+            tags={"dag_id": self.dag_id, "task_id": self.task_id, "conn_id": self.gamma_conn_id},
+            log=self.log,
+        )
