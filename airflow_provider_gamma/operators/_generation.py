@@ -18,6 +18,7 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_gamma import _cost, parameters, reconcile
 from airflow_provider_gamma._compat import AirflowFailException, conf, task_state_store
+from airflow_provider_gamma._signed_urls import without_signed_urls
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID, GammaSettings
 from airflow_provider_gamma.exceptions import (
     GammaError,
@@ -298,6 +299,7 @@ class _GammaGenerationOperator(BaseOperator):
 
     def _follow(self, context: Context, generation: Generation) -> Generation:
         """Publish the id and the link, then wait for the generation here or in the triggerer."""
+        generation = without_signed_urls(generation)  # in no result: the export operator asks for it
         generation_id = generation["generationId"]
         context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=generation_id)
         # Airflow resolves the link whenever the task stops, deferring included; until Gamma reports
@@ -310,7 +312,7 @@ class _GammaGenerationOperator(BaseOperator):
             final = self.hook.wait_for_generation(
                 generation_id, poll_interval=self.poll_interval, deadline=deadline
             )
-            return self._finish(context, {**generation, **final})
+            return self._finish(context, {**generation, **without_signed_urls(final)})
         from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
 
         self.defer(
@@ -418,8 +420,8 @@ class _GammaGenerationOperator(BaseOperator):
 
         event = checked_event(event, "GammaGenerationTrigger")
         generation_id = str(event.get("generation_id"))
-        generation = cast(
-            Generation, event.get("generation") or {"generationId": generation_id, "status": "pending"}
+        generation = without_signed_urls(  # an older triggerer's event may still carry it
+            cast(Generation, event.get("generation") or {"generationId": generation_id, "status": "pending"})
         )
         if warnings:
             generation["warnings"] = warnings

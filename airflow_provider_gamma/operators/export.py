@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
-from airflow_provider_gamma import landing, parameters
+from airflow_provider_gamma import landing, parameters, reconcile
 from airflow_provider_gamma._compat import AirflowFailException, conf
+from airflow_provider_gamma._signed_urls import has_signed_url
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import (
     GammaExportError,
@@ -253,25 +254,27 @@ class GammaExportToObjectStorageOperator(BaseOperator):
     def execute_complete(
         self, context: Context, event: Mapping[str, Any] | None = None
     ) -> list[LandedObject]:
-        """Resume once the triggerer saw the new export end: land it (or fail with Gamma's reason)."""
+        """Resume once the triggerer saw the new export end: land it (or fail with Gamma's reason).
+        The event carries no URL: the export is read again for it when the file is needed."""
         from airflow_provider_gamma.triggers.gamma import checked_event
 
         event = checked_event(event, "GammaExportTrigger")
         export = event.get("export")
         if event["status"] == "error":
             raise error_from_event(event, f"{event.get('message')}; nothing was landed")
-        if event["status"] != "success" or not isinstance(export, Mapping) or not export.get("exportUrl"):
+        ready = event.get("has_export_url") or has_signed_url(export)  # the latter: an older triggerer's
+        if event["status"] != "success" or not isinstance(export, Mapping) or not ready:
             raise GammaExportError(f"{event.get('message')}; nothing was landed")
-        return self._land(context, cast(Export, export))
+        return self._land(context, str(event.get("export_id") or export.get("exportId")))
 
-    def _land(self, context: Context, export: Export | None) -> list[LandedObject]:
-        """Land the deck; ``export``: a finished export of the gamma, when the triggerer waited for it."""
+    def _land(self, context: Context, export_id: str | None) -> list[LandedObject]:
+        """Land the deck; ``export_id``: a finished export of the gamma, when the triggerer waited for it."""
         _check_dest(self.dest)  # again, as rendered
         deck = self._deck = self._source()
         self._generation = None
         landed = landing.land(
             self.dest,
-            resolve=lambda: self._export_file(export),
+            resolve=lambda: self._export_file(export_id),
             download=self._download,
             conn_id=self.dest_conn_id,
             if_exists=self.if_exists,
@@ -298,14 +301,16 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         if isinstance(value, str) and value.strip().startswith("{"):
             with contextlib.suppress(ValueError, SyntaxError):
                 value = ast.literal_eval(value.strip())
+        if settled := reconcile.referenced_gamma(value):  # the XCom generation_id of a settled deck
+            value = {"gammaId": settled}
         if isinstance(value, Mapping) and not value.get("generationId") and value.get("gammaId"):
             # A deck the generate task found by its reference after an uncertain POST: Gamma gave no
             # generation id, so the export is asked of the gamma itself.
             export_as = self.export_as or value.get("exportAs")
             if not export_as:
                 raise GammaExportNotRequestedError(
-                    f"gamma {value['gammaId']} was generated without export_as. Set export_as='pdf', "
-                    "'pptx' or 'png' here or on the generate task."
+                    f"No export format is known for gamma {value['gammaId']} (settled by search, with "
+                    "no generation id). Set export_as='pdf', 'pptx' or 'png' here or on the generate task."
                 )
             return _Deck(None, str(value["gammaId"]), str(export_as))
         gamma_id = None
@@ -372,12 +377,13 @@ class GammaExportToObjectStorageOperator(BaseOperator):
         result = {**export, "generationId": deck.generation_id, "status": "completed", "gammaId": gamma_id}
         return cast(Generation, result)
 
-    def _export_file(self, export: Export | None) -> ExportFile:
+    def _export_file(self, export_id: str | None) -> ExportFile:
         """The export to download; called by landing only once the destination needs the file."""
         generation = self._generation = (
             self._completed_generation(self._deck, may_defer=True)
-            if export is None
-            else self._as_generation(self._deck, export)
+            if export_id is None
+            # The export the triggerer saw finish, read once more (one GET) for its URL.
+            else self._as_generation(self._deck, self.hook.wait_for_export(export_id, timeout=0))
         )
         name = generation.get("gammaId") or generation["generationId"]
         return ExportFile(url=generation["exportUrl"], name=name, label=self._deck.label)

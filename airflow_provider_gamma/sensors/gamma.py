@@ -13,6 +13,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_gamma import parameters, reconcile
 from airflow_provider_gamma._compat import AirflowSensorTimeout, conf
+from airflow_provider_gamma._signed_urls import without_signed_urls
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import GammaParameterError, error_from_event
 from airflow_provider_gamma.hooks.gamma import GammaHook
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 
 class GammaGenerationSensor(BaseSensorOperator):
-    """Wait until a Gamma generation completes and return it (Gamma's JSON) as the task's XCom.
+    """Wait until a Gamma generation completes and return it (Gamma's JSON, without the signed
+    ``exportUrl``: the export operator asks Gamma for it) as the task's XCom.
 
     Use it after ``GammaGenerateOperator(wait_for_completion=False)``, or for a generation started
     outside Airflow. A failed generation fails the sensor with Gamma's message (or skips it with
@@ -86,7 +88,8 @@ class GammaGenerationSensor(BaseSensorOperator):
         self.log.info("Gamma generation %s is %s", self.generation_id, generation["status"])
         if generation["status"] == "failed":
             raise generation_failure(generation)
-        return PokeReturnValue(is_done=generation["status"] == "completed", xcom_value=generation)
+        done = generation["status"] == "completed"
+        return PokeReturnValue(is_done=done, xcom_value=without_signed_urls(generation))
 
     def _settled_deck(self, gamma_id: str) -> Generation:
         """The deck a generate task found by its reference and confirmed finished: it exists (a 404
@@ -127,7 +130,7 @@ class GammaGenerationSensor(BaseSensorOperator):
         event = checked_event(event, "GammaGenerationTrigger")
         generation: Generation | None = event.get("generation")
         if event["status"] == "success" and generation is not None:
-            return generation
+            return without_signed_urls(generation)  # an older triggerer's event may still carry it
         if event["status"] == "failed" and generation is not None:
             raise generation_failure(generation)
         if event["status"] == "timeout":
