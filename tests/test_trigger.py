@@ -8,6 +8,7 @@ import gc
 import itertools
 import json
 import math
+import re
 import time
 
 import pytest
@@ -68,8 +69,11 @@ async def test_success_event_carries_the_completed_generation(gamma_connection):
     payload = events[0].payload
     assert payload["status"] == "success"
     assert payload["generation_id"] == generation_id
-    assert payload["generation"]["gammaUrl"]
-    assert payload["generation"]["exportUrl"]
+    assert payload["generation"]["gammaUrl"]  # the shareable link stays
+    # The triggerer logs the payload and Airflow stores it: the signed download URL is not in it.
+    assert "exportUrl" not in payload["generation"]
+    assert payload["has_export_url"] is True
+    assert "signature=" not in json.dumps(payload)
 
 
 async def test_failed_event_carries_gammas_message(gamma_connection):
@@ -396,3 +400,192 @@ async def test_an_error_event_fails_the_task_as_the_worker_would(gamma_connectio
         with pytest.raises(GammaError, match="failed") as caught:
             generate.execute_complete({}, event)
         assert not isinstance(caught.value, AirflowFailException)
+
+
+# --- what the task's log shows while it is deferred -------------------------------------------------
+
+
+class Lines:
+    """Stands in for the trigger's logger: each line with the moment it was written."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, str]] = []
+
+    def info(self, message: str, *args: object) -> None:
+        self.seen.append((time.monotonic(), message % args))
+
+    warning = error = info
+
+    def texts(self, containing: str = "") -> list[str]:
+        return [text for _, text in self.seen if containing in text]
+
+
+def logged(trigger, every: float) -> Lines:
+    lines = Lines()
+    trigger._log = lines
+    trigger.progress_every = every
+    return lines
+
+
+async def test_a_deferred_generation_logs_its_state_at_a_steady_rhythm_and_on_each_change(gamma_connection):
+    gamma_connection.generation_seconds = 1.5
+    generation_id = start(gamma_connection)
+    interval, every = 0.05, 0.3
+    trigger = GammaGenerationTrigger(generation_id, poll_interval=interval, end_time=time.time() + 600)
+    lines = logged(trigger, every)
+
+    [event] = await events_of(trigger)
+
+    assert event.payload["status"] == "success"
+    texts = lines.texts()
+    assert texts[0].startswith(f"Watching Gamma generation {generation_id} from the triggerer: 0 s elapsed;")
+    assert re.search(r"\(in (9 min 59|10 min 00) s\)", texts[0]), texts[0]
+    # Changes of state: the first answer and the end, each once.
+    assert len(lines.texts(f"Gamma generation {generation_id} is pending: 0 s elapsed, 1 poll")) == 1
+    assert len(lines.texts("is completed: ")) == 1
+    assert texts[-1].startswith(f"Gamma generation {generation_id} is completed: ")
+    # Between them, a line about every `every` seconds, however often it polls (about 25 polls here).
+    beats = [(at, text) for at, text in lines.seen if "so far" in text]
+    assert 3 <= len(beats) <= 6, texts
+    for text in (text for _, text in beats):
+        assert text.startswith(f"Gamma generation {generation_id} is pending: ")
+        assert " elapsed; deadline 20" in text
+        assert re.search(r"\(in (9 min 5\d|10 min 00) s\)", text), text
+        assert "next poll in 0 s" in text or "polling now" in text
+    moments = [at for at, _ in lines.seen]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
+    assert max(gaps) < every * 1.5, gaps  # steady: never a silence much longer than `every`
+    beat_gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(beats)]
+    assert min(beat_gaps) >= every * 0.95, beat_gaps  # modest: never more often than `every`
+    # Polls stay as they are: the log lines cost none.
+    assert len(polls(gamma_connection)) <= math.ceil(1.5 / interval) + 1
+
+
+async def test_progress_lines_come_between_polls_and_say_when_the_next_one_is(gamma_connection):
+    gamma_connection.generation_seconds = 0.3
+    generation_id = start(gamma_connection)
+    trigger = GammaGenerationTrigger(generation_id, poll_interval=5, first_poll_delay=1.0)
+    lines = logged(trigger, 0.3)
+
+    [event] = await events_of(trigger)
+
+    assert event.payload["status"] == "success"
+    assert len(polls(gamma_connection)) == 1  # the first poll found it done; the lines polled nothing
+    assert "no deadline" in lines.texts()[0]
+    assert "first poll in 1 s" in lines.texts()[0]
+    beats = lines.texts("so far")
+    assert 2 <= len(beats) <= 4, lines.texts()
+    assert all(f"{generation_id} is not polled yet: " in text for text in beats)
+    assert all("next poll in 1 s" in text or "next poll in 0 s" in text for text in beats)
+    assert "0 polls so far" in beats[0]
+
+
+async def test_the_agents_progress_and_its_deck_appearing_are_logged(gamma_connection):
+    gamma_connection.generation_seconds = 2.0
+    generation_id = GammaHook().create_agent_generation("A deck about otters", num_cards=8)
+    trigger = GammaGenerationTrigger(generation_id, poll_interval=0.05, end_time=time.time() + 60)
+    lines = logged(trigger, 0.25)
+
+    [event] = await events_of(trigger)
+
+    assert event.payload["status"] == "success"
+    gamma_id = event.payload["generation"]["gammaId"]
+    # The deck exists from half-way, while the run is still pending: said once, with its link.
+    [appeared] = lines.texts("the deck exists")
+    assert f"gamma {gamma_id} https://gamma.app/docs/" in appeared
+    # The emulator's pending answers carry progress {cardsCompleted, totalCards, percentComplete}:
+    # passed through under Gamma's own names, as they change.
+    with_progress = lines.texts("progress from Gamma: ")
+    assert with_progress, lines.texts()
+    assert all("totalCards=8" in text and "percentComplete=" in text for text in with_progress)
+    completed = [int(text.split("cardsCompleted=")[1].split(",")[0]) for text in with_progress]
+    assert completed == sorted(completed)
+    assert all(0 <= cards <= 8 for cards in completed)
+    assert "progress from Gamma" not in lines.texts()[0]  # nothing before Gamma said anything
+
+
+async def test_the_elapsed_time_counts_from_when_the_task_deferred_across_a_restart(gamma_connection):
+    gamma_connection.generation_seconds = 60
+    generation_id = start(gamma_connection)
+    deferred = GammaGenerationTrigger(generation_id, end_time=time.time() + 3600 + 20)
+    deferred.started_at -= 125  # the task deferred two minutes ago; the triggerer restarts now
+    _, kwargs = deferred.serialize()
+    again = GammaGenerationTrigger(**kwargs)
+    lines = logged(again, 60)
+    task = asyncio.ensure_future(events_of(again))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    [first, pending] = lines.texts()
+    assert "from the triggerer: 2 min 05 s elapsed; deadline " in first
+    assert "(in 1 h 00 min)" in first
+    assert "is pending: 2 min 05 s elapsed, 1 poll" in pending
+
+
+async def test_a_cancelled_watch_stops_logging(gamma_connection):
+    gamma_connection.generation_seconds = 60
+    trigger = GammaGenerationTrigger(start(gamma_connection), poll_interval=0.05)
+    lines = logged(trigger, 0.05)
+    task = asyncio.ensure_future(events_of(trigger))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    count = len(lines.seen)
+    await asyncio.sleep(0.3)
+    assert len(lines.seen) == count  # the rhythm ended with the watch
+
+
+@pytest.mark.parametrize(
+    ("progress", "shown"),
+    [
+        ({"cardsCompleted": 3, "totalCards": 8}, "cardsCompleted=3, totalCards=8"),
+        (
+            {"cards": {"done": 3, "total": 8}, "eta": "2026-12-07T12:00:00Z"},
+            "cards.done=3, cards.total=8, eta=",
+        ),
+        (
+            {"stage": "images", "steps": [1, 2], "preview": "https://cdn.gamma.app/x.png?sig=1"},
+            "stage=images",
+        ),
+        ({"text": "x" * 100}, ""),
+        (None, ""),
+        ("50%", ""),
+    ],
+)
+def test_gammas_unpublished_progress_is_passed_through_by_its_own_names(progress, shown):
+    from airflow_provider_gamma.triggers._progress import progress_text
+
+    text = progress_text(progress)
+    assert text.startswith(shown) if shown else text == ""
+    assert "://" not in text
+
+
+def test_durations_read_as_a_person_would_say_them():
+    from airflow_provider_gamma.triggers._progress import duration
+
+    assert [duration(s) for s in (0.4, 45, 125, 3600 + 125, -3)] == [
+        "0 s",
+        "45 s",
+        "2 min 05 s",
+        "1 h 02 min",
+        "0 s",
+    ]
+
+
+async def test_the_export_event_carries_no_signed_url(gamma_connection):
+    generation = GammaHook().get_generation(start(gamma_connection))
+    while generation["status"] == "pending":
+        await asyncio.sleep(0.05)
+        generation = GammaHook().get_generation(generation["generationId"])
+    export_id = GammaHook().export_gamma(generation["gammaId"], "pdf")
+
+    [event] = await events_of(GammaExportTrigger(export_id, poll_interval=0.05))
+
+    assert event.payload["status"] == "success"
+    assert event.payload["export"]["gammaId"] == generation["gammaId"]
+    assert "exportUrl" not in event.payload["export"]
+    assert event.payload["has_export_url"] is True
+    assert "signature=" not in json.dumps(event.payload)

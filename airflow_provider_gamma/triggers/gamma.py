@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal, TypedDict
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_gamma import parameters, protocol
+from airflow_provider_gamma._signed_urls import has_signed_url, without_signed_urls
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import (
     GammaAuthenticationError,
@@ -21,6 +22,7 @@ from airflow_provider_gamma.exceptions import (
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.protocol import Export, Generation, RetryPolicy
+from airflow_provider_gamma.triggers._progress import PROGRESS_EVERY, WatchLog
 
 EventStatus = Literal["success", "failed", "timeout", "error"]
 #: Latest accepted ``end_time``: the year 9999, past which datetimes overflow.
@@ -39,21 +41,25 @@ def checked_event(event: Any, trigger: str) -> Mapping[str, Any]:
 
 
 class GenerationEvent(TypedDict):
-    """Payload of the one event the trigger yields."""
+    """Payload of the one event the trigger yields: the generation as last seen, without its signed
+    ``exportUrl`` (``has_export_url`` says whether it had one)."""
 
     status: EventStatus
     generation_id: str
     message: str
     generation: Generation | None
+    has_export_url: bool
 
 
 class ExportEvent(TypedDict):
-    """Payload of the one event :class:`GammaExportTrigger` yields."""
+    """Payload of the one event :class:`GammaExportTrigger` yields: the export as last seen, without its
+    signed ``exportUrl`` (``has_export_url`` says whether it had one)."""
 
     status: EventStatus
     export_id: str
     message: str
     export: Export | None
+    has_export_url: bool
 
 
 class _GammaJobTrigger(BaseTrigger):
@@ -66,6 +72,8 @@ class _GammaJobTrigger(BaseTrigger):
     _job_name: ClassVar[str]
     #: How messages name the job: "Gamma generation <id> completed".
     _what: ClassVar[str]
+    #: Seconds between two progress lines in the task log while nothing changes.
+    progress_every: float = PROGRESS_EVERY
 
     def __init__(
         self,
@@ -75,6 +83,7 @@ class _GammaJobTrigger(BaseTrigger):
         end_time: float | None = None,
         max_consecutive_errors: int = 10,
         first_poll_delay: float = 0.0,
+        started_at: float | None = None,
     ) -> None:
         super().__init__()
         # Re-created from kwargs in the triggerer, so checked here too: NaN would poll in a tight loop.
@@ -90,6 +99,12 @@ class _GammaJobTrigger(BaseTrigger):
                 f"Invalid Gamma parameter end_time={end_time!r}: must be epoch seconds or None"
             )
         self.end_time = float(end_time) if end_time is not None else None
+        if started_at is not None and parameters.seconds_problem(started_at, maximum=MAX_END_TIME):
+            raise GammaParameterError(
+                f"Invalid Gamma parameter started_at={started_at!r}: must be epoch seconds or None"
+            )
+        # Set once where the task defers and serialized, so a restarted trigger counts from there too.
+        self.started_at = time.time() if started_at is None else float(started_at)
         errors = max_consecutive_errors
         if isinstance(errors, bool) or not isinstance(errors, int) or not 0 <= errors <= 1000:
             raise GammaParameterError(
@@ -109,6 +124,7 @@ class _GammaJobTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "first_poll_delay": self.first_poll_delay,
+                "started_at": self.started_at,
             },
         )
 
@@ -125,7 +141,14 @@ class _GammaJobTrigger(BaseTrigger):
     def _event(
         self, status: EventStatus, message: str, job: Any = None, error: GammaError | None = None
     ) -> TriggerEvent:
-        payload = {"status": status, self._id_name: self.job_id, "message": message, self._job_name: job}
+        # The triggerer logs the payload and Airflow stores it with the task: ids, never a signed URL.
+        payload = {
+            "status": status,
+            self._id_name: self.job_id,
+            "message": message,
+            self._job_name: without_signed_urls(job) if isinstance(job, Mapping) else job,
+            "has_export_url": has_signed_url(job),
+        }
         if error is not None:  # so the task raises what the worker would have (see error_from_event)
             payload["error_type"] = type(error).__name__
         return TriggerEvent(payload)
@@ -144,9 +167,21 @@ class _GammaJobTrigger(BaseTrigger):
                 max_attempts=min(self.max_consecutive_errors + 1, MAX_POLL_ATTEMPTS), count_rate_limits=False
             ),
         )
+        watch = WatchLog(
+            f"Gamma {self._what} {self.job_id}", self.started_at, self.end_time, self.log, self.progress_every
+        )
+        watch.started(max(0.0, min(self.first_poll_delay, self._seconds_left())))
+        beat = asyncio.ensure_future(watch.beat())
+        try:
+            event = await self._outcome(hook, watch)
+        finally:
+            beat.cancel()
+        yield event
+
+    async def _outcome(self, hook: GammaHook, watch: WatchLog) -> TriggerEvent:
         try:
             try:
-                event = await self._watch(hook, self.first_poll_delay, None)
+                return await self._watch(hook, self.first_poll_delay, None, watch)
             except _KeyRefused as refused:
                 # The key may have been rotated since it was read: read the connection once more and
                 # carry on where the watch stopped (the same key again is not worth another poll).
@@ -156,21 +191,23 @@ class _GammaJobTrigger(BaseTrigger):
                 )
                 if (await hook.aget_settings(refresh=True)).api_key == refused.api_key:
                     raise
-                event = await self._watch(hook, 0.0, refused.job)
+                return await self._watch(hook, 0.0, refused.job, watch)
         except _KeyRefused as refused:
-            event = self._event("error", str(refused.error), refused.job, refused.error)
+            return self._event("error", str(refused.error), refused.job, refused.error)
         except GammaError as error:  # the connection itself is unusable (no key, bad URL)
-            event = self._event("error", str(error), error=error)
-        yield event
+            return self._event("error", str(error), error=error)
 
-    async def _watch(self, hook: GammaHook, delay: float, job: Any) -> TriggerEvent:
+    async def _watch(self, hook: GammaHook, delay: float, job: Any, watch: WatchLog) -> TriggerEvent:
         """Poll until the job ends; raises :class:`_KeyRefused` on a 401."""
         async with hook.async_session():
-            return await self._poll(hook, delay, job)
+            return await self._poll(hook, delay, job, watch)
 
-    async def _poll(self, hook: GammaHook, delay: float, job: Any) -> TriggerEvent:
+    async def _poll(self, hook: GammaHook, delay: float, job: Any, watch: WatchLog) -> TriggerEvent:
         while True:
-            await asyncio.sleep(max(0.0, min(delay, self._seconds_left())))
+            pause = max(0.0, min(delay, self._seconds_left()))
+            watch.waiting(pause)
+            await asyncio.sleep(pause)
+            watch.polling()
             try:
                 # Bounded by the deadline: a poll held back by the key's shared rate budget (another
                 # trigger's 429) must not make this one miss its own deadline.
@@ -188,6 +225,7 @@ class _GammaJobTrigger(BaseTrigger):
                     return self._event("error", message, job, error)
                 return self._event("error", str(error), job, error)
             else:
+                watch.seen(job)
                 if job["status"] == "completed":
                     return self._event("success", f"Gamma {self._what} {self.job_id} completed", job)
                 if job["status"] == "failed":
@@ -214,10 +252,18 @@ class GammaGenerationTrigger(_GammaJobTrigger):
 
     Event ``status``: ``success`` (completed), ``failed`` (Gamma reported a failure), ``timeout`` (still
     pending at ``end_time``) or ``error`` (an error no wait can fix, e.g. 401/404, or too many transient
-    failures in a row). The payload also holds ``generation_id``, a ``message`` and the last
-    ``generation`` seen (Gamma's JSON), when there was one. When Gamma refuses the API key (401), the
+    failures in a row). The payload also holds ``generation_id``, a ``message``, the last
+    ``generation`` seen (Gamma's JSON), when there was one, without its signed ``exportUrl`` (the
+    triggerer logs the payload and Airflow stores it; a task that downloads asks Gamma for the URL
+    itself) and ``has_export_url``, whether it had one. When Gamma refuses the API key (401), the
     connection is read once more (the key may have been rotated) and the watch carries on with the
     new key; the same key refused twice is an ``error``.
+
+    While it watches, the task's log shows where the watch stands: a line when it starts, on every
+    change of state (first answer, the deck appearing, the end) and every :attr:`progress_every`
+    seconds (60) in between, with the time elapsed since the task deferred, the deadline, the next
+    poll and Gamma's ``progress`` when it sends one (the agent does, while pending). Gamma has not
+    published the names of ``progress``'s keys: its numbers are shown under whatever names it sends.
 
     :param generation_id: the generation to watch.
     :param gamma_conn_id: the ``gamma`` connection.
@@ -230,6 +276,8 @@ class GammaGenerationTrigger(_GammaJobTrigger):
         (at most 99 are honoured); 429s never count, they are waited out as Gamma asks. Failed polls are
         retried on the hook's back-off or Gamma's ``Retry-After``, exactly as a worker's calls are.
     :param first_poll_delay: seconds to wait before the first poll (no generation completes at once).
+    :param started_at: when the task began waiting (epoch seconds), for the elapsed time in the
+        progress lines; default: when the trigger is built (in the task, so serialized with it).
     """
 
     _id_name, _job_name, _what = "generation_id", "generation", "generation"
@@ -242,9 +290,16 @@ class GammaGenerationTrigger(_GammaJobTrigger):
         end_time: float | None = None,
         max_consecutive_errors: int = 10,
         first_poll_delay: float = 0.0,
+        started_at: float | None = None,
     ) -> None:
         super().__init__(
-            generation_id, gamma_conn_id, poll_interval, end_time, max_consecutive_errors, first_poll_delay
+            generation_id,
+            gamma_conn_id,
+            poll_interval,
+            end_time,
+            max_consecutive_errors,
+            first_poll_delay,
+            started_at,
         )
 
     @property
@@ -274,10 +329,11 @@ class GammaGenerationTrigger(_GammaJobTrigger):
 
 class GammaExportTrigger(_GammaJobTrigger):
     """Poll an export of a gamma (``GET /v1.0/exports/{id}``) until it ends, then yield one event:
-    ``status`` as for :class:`GammaGenerationTrigger`, with ``export_id``, a ``message`` and the last
-    ``export`` seen (``exportUrl`` once completed). A restarted trigger watches the same export; a
-    retry requests a new one (Gamma's pricing charges for cards and images, and documents no charge
-    for an export).
+    ``status`` as for :class:`GammaGenerationTrigger`, with ``export_id``, a ``message``, the last
+    ``export`` seen without its signed ``exportUrl``, and ``has_export_url`` (whether a completed
+    export had one: the task then reads the export once more to download it). A restarted trigger
+    watches the same export; a retry requests a new one (Gamma's pricing charges for cards and
+    images, and documents no charge for an export).
 
     :param export_id: the export to watch (from ``POST /v1.0/gammas/{id}/export``).
 
@@ -294,9 +350,16 @@ class GammaExportTrigger(_GammaJobTrigger):
         end_time: float | None = None,
         max_consecutive_errors: int = 10,
         first_poll_delay: float = 0.0,
+        started_at: float | None = None,
     ) -> None:
         super().__init__(
-            export_id, gamma_conn_id, poll_interval, end_time, max_consecutive_errors, first_poll_delay
+            export_id,
+            gamma_conn_id,
+            poll_interval,
+            end_time,
+            max_consecutive_errors,
+            first_poll_delay,
+            started_at,
         )
 
     async def _read(self, hook: GammaHook) -> Export:
