@@ -1,12 +1,14 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
-"""The API key never leaves the connection: the example DAGs run end to end with a distinctive key,
-then the Airflow home (task logs, the metadata DB, every table including decrypted trigger kwargs),
-the runs' stdout/stderr and the export host's request headers are searched for it."""
+"""The API key never leaves the connection, and no signed export URL is kept: the example DAGs run end
+to end with a distinctive key, then the Airflow home (task logs, the metadata DB, every table
+including decrypted trigger kwargs), the runs' stdout/stderr and the export host's request headers are
+searched for the key, and every file and table of the Airflow home for a signed URL's signature."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import threading
@@ -22,7 +24,14 @@ from tests.conftest import BIN, REPO
 
 EXAMPLE_DAGS = REPO / "example_dags"
 # Dates of their own, so these runs are not confused with tests/test_example_dags.py's.
-RUNS = {"regional_decks": "2026-04-06", "weekly_report_deck": "2026-04-06", "template_deck": "2026-04-01"}
+RUNS = {
+    "regional_decks": "2026-04-06",
+    "weekly_report_deck": "2026-04-06",
+    "template_deck": "2026-04-01",
+    "agent_deck": "2026-04-06",
+}
+#: The query parameter that makes the emulator's ``exportUrl`` a bearer URL (an HMAC-SHA256, in hex).
+SIGNATURE = re.compile(rb"signature=[0-9a-f]{16}")
 
 
 class _DagsTest:
@@ -120,10 +129,10 @@ def example_runs(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -
 def test_the_example_dags_ran_green_and_used_the_key(example_runs: dict[str, Any]) -> None:
     for dag_id, (returncode, output) in example_runs["outputs"].items():
         assert returncode == 0, f"{dag_id}:\n{output[-3000:]}"
-    assert len(example_runs["generations"]) == 6  # weekly, template, four regions
+    assert len(example_runs["generations"]) == 7  # weekly, template, four regions, the agent's
     # The template deck lands twice: as PDF and, through a second export of its gamma, as PPTX.
     assert (
-        sorted(p.suffix for p in example_runs["dest"].rglob("*") if p.is_file()) == [".pdf"] + [".pptx"] * 6
+        sorted(p.suffix for p in example_runs["dest"].rglob("*") if p.is_file()) == [".pdf"] + [".pptx"] * 7
     )
     # The key really went to the API, on every request: a search that finds nothing means something.
     assert example_runs["api_requests"]
@@ -131,7 +140,7 @@ def test_the_example_dags_ran_green_and_used_the_key(example_runs: dict[str, Any
 
 
 def test_the_key_never_reaches_the_export_host(example_runs: dict[str, Any]) -> None:
-    assert len(example_runs["export_requests"]) == 7
+    assert len(example_runs["export_requests"]) == 8
     for request in example_runs["export_requests"]:
         assert "x-api-key" not in request.headers
         assert "authorization" not in request.headers
@@ -170,7 +179,7 @@ def test_the_key_is_not_in_any_table(airflow_home: Path, example_runs: dict[str,
 def test_the_key_is_not_in_the_decrypted_trigger_kwargs(example_runs: dict[str, Any]) -> None:
     triggers = [t for t in _trigger_kwargs() if t["classpath"].endswith("GammaGenerationTrigger")]
     ours = [t for t in triggers if t["kwargs"].get("generation_id") in example_runs["generations"]]
-    assert len(ours) == 6, "every deferred generate task stored its trigger"
+    assert len(ours) == 7, "every deferred generate task stored its trigger"
     for trigger in ours:
         assert example_runs["key"] not in json.dumps(trigger["kwargs"], default=str)
         assert set(trigger["kwargs"]) == {
@@ -180,4 +189,60 @@ def test_the_key_is_not_in_the_decrypted_trigger_kwargs(example_runs: dict[str, 
             "end_time",
             "max_consecutive_errors",
             "first_poll_delay",
+            "started_at",
         }
+
+
+# --- signed export URLs ----------------------------------------------------------------------------
+
+
+def _signatures(example_runs: dict[str, Any]) -> set[bytes]:
+    """The signatures of the export URLs the runs downloaded: found in any spelling (JSON, quoted)."""
+    return {request.query["signature"].encode() for request in example_runs["export_requests"]}
+
+
+def test_the_needle_finds_a_signed_url(example_runs: dict[str, Any]) -> None:
+    # Every landed deck was fetched by a signed URL, which the search below would recognise.
+    assert len(_signatures(example_runs)) == len(example_runs["export_requests"]) == 8
+    for request in example_runs["export_requests"]:
+        url = f"{request.path}?expires={request.query['expires']}&signature={request.query['signature']}"
+        assert SIGNATURE.search(url.encode())
+
+
+def test_no_signed_url_in_any_file_of_the_airflow_home(
+    airflow_home: Path, example_runs: dict[str, Any]
+) -> None:
+    """Every file, the DB file itself included (``airflow dags test`` writes the task logs, the
+    trigger's lines among them, to its stdout: searched below)."""
+    searched = [path for path in airflow_home.rglob("*") if path.is_file()]
+    assert any(path.name == "airflow.db" for path in searched)
+    signatures = _signatures(example_runs)
+    leaks = [
+        str(path)
+        for path in searched
+        if SIGNATURE.search(data := path.read_bytes()) or any(sig in data for sig in signatures)
+    ]
+    assert leaks == []
+
+
+def test_no_signed_url_in_any_table(airflow_home: Path, example_runs: dict[str, Any]) -> None:
+    """The metadata DB as SQL (every row of every table), XCom and the resumed tasks' events included."""
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        dump = "\n".join(db.iterdump()).encode()
+    assert b'INSERT INTO "xcom"' in dump
+    # The shareable link and the ids stay: the generate tasks' results are there, without the URL.
+    assert b"https://gamma.app/docs/" in dump
+    assert all(gid.encode() in dump for gid in example_runs["generations"])
+    assert SIGNATURE.findall(dump) == []
+    assert [sig for sig in _signatures(example_runs) if sig in dump] == []
+    assert b"exportUrl" not in dump
+
+
+def test_no_signed_url_in_stdout_or_stderr(example_runs: dict[str, Any]) -> None:
+    """The task logs: each task's lines, its trigger's and the landing of the file."""
+    signatures = [sig.decode() for sig in _signatures(example_runs)]
+    for dag_id, (_, output) in example_runs["outputs"].items():
+        assert "Watching Gamma generation" in output, dag_id
+        assert "Landed file://" in output, dag_id
+        assert not SIGNATURE.search(output.encode()), dag_id
+        assert not any(sig in output for sig in signatures), dag_id
