@@ -53,6 +53,8 @@ class Generation(TypedDict):
     pageWarnings: NotRequired[Any]
     summary: NotRequired[str]
     progress: NotRequired[dict[str, Any]]
+    #: What the deck cost, in words (added by the generate operators; not a field of Gamma's).
+    cost: NotRequired[str]
 
 
 class Theme(TypedDict):
