@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -593,7 +593,9 @@ def test_the_agent_refuses_classic_fields_even_where_unknown_keys_pass() -> None
 def test_an_agent_run_shows_its_deck_as_gamma_gammaid_already_while_pending(client: Client) -> None:
     generation_id = client.post(AGENT, {"prompt": "[[emulator:seconds=1]] A deck"}).json()["generationId"]
     path = f"{AGENT}/{generation_id}"
-    assert client.get(path).json() == {"generationId": generation_id, "status": "pending"}
+    planning = client.get(path).json()
+    assert set(planning) == {"generationId", "status", "progress"}  # no document yet, so no gamma
+    assert planning["status"] == "pending"
     time.sleep(0.6)  # past half-way: the document exists
     pending = client.get(path).json()
     assert pending["status"] == "pending"
@@ -674,11 +676,106 @@ def test_a_workspace_without_search_gets_403(client: Client, emu: GammaEmulator)
 def test_whether_search_finds_a_deck_still_being_written_is_an_option(searchable_while_pending: bool) -> None:
     with GammaEmulator(searchable_while_pending=searchable_while_pending) as emulator:
         lookup = Client(emulator)
-        lookup.generate(inputText="[[emulator:seconds=1.2]] Half-written")
+        generation_id = lookup.generate(inputText="[[emulator:seconds=1.2]] Half-written")
+        gamma = f"/v1.0/gammas/{emulator.generations[generation_id].gamma_id}"
         assert search(lookup, q="Half-written").json()["hits"] == []  # no document yet
+        assert lookup.get(gamma).status_code == 404
         time.sleep(0.75)  # past half-way: the document exists, the generation still runs
         hits = search(lookup, q="Half-written").json()["hits"]
         assert len(hits) == (1 if searchable_while_pending else 0)
+        # What search shows can be read (a reconciling task reads it to see whether it still changes).
+        assert lookup.get(gamma).status_code == (200 if searchable_while_pending else 404)
+        assert lookup.wait(generation_id)["status"] == "completed"
+        assert lookup.get(gamma).status_code == 200
+
+
+def updated_times(client: Client, gamma_id: str, generation_id: str) -> tuple[list[datetime], datetime]:
+    """Every ``updatedTime`` ``GET /v1.0/gammas/{id}`` answers while the generation is pending (each
+    checked against the clock), then the first one once it completed."""
+    seen: list[datetime] = []
+    while True:
+        finished = client.get(f"/v1.0/generations/{generation_id}").json()["status"] != "pending"
+        asked = datetime.now(UTC)
+        answer = client.get(f"/v1.0/gammas/{gamma_id}")
+        if answer.status_code == 200:
+            updated = datetime.fromisoformat(answer.json()["updatedTime"])
+            assert updated <= asked + timedelta(seconds=0.05), "an updatedTime in the future"
+            if finished:
+                return seen, updated
+            seen.append(updated)
+        else:
+            assert answer.status_code == 404  # before the document exists
+            assert not seen
+            assert not finished
+        time.sleep(0.05)
+
+
+def test_a_deck_being_written_is_updated_card_by_card_and_no_more_once_finished() -> None:
+    """Gamma writes a deck card by card: a reconciling task tells a finished deck from one still
+    being written only by its updatedTime standing still."""
+    with GammaEmulator(searchable_while_pending=True) as emulator:
+        client = Client(emulator)
+        generation_id = client.generate(inputText="[[emulator:seconds=3]] Cards", numCards=4)
+        generation = emulator.generations[generation_id]
+        pending, final = updated_times(client, generation.gamma_id, generation_id)
+
+        steps = sorted(set(pending))
+        assert pending == sorted(pending)  # never backwards
+        assert 3 <= len(steps) <= 5  # the document (half-way), then one step per card, not a clock
+        assert steps[0] >= datetime.fromtimestamp(generation.created_at, UTC) + timedelta(seconds=1.4)
+        assert final >= steps[-1]
+        time.sleep(0.3)
+        again = client.get(f"/v1.0/gammas/{generation.gamma_id}").json()["updatedTime"]
+        assert datetime.fromisoformat(again) == final  # finished: it stays put
+        [hit] = search(client, q="Cards").json()["hits"]
+        assert datetime.fromisoformat(hit["updatedTime"]) == final
+
+
+def test_a_gamma_still_being_written_can_be_read_but_not_exported_archived_or_deleted() -> None:
+    """Only reading a gamma still being written is documented (search shows it, and the agent's answer
+    names it): exporting, archiving, deleting or remixing it keep refusing it as an unknown gamma."""
+    with GammaEmulator(searchable_while_pending=True) as emulator:
+        client = Client(emulator)
+        generation_id = client.generate(inputText="[[emulator:seconds=2]] Busy")
+        gamma_id = emulator.generations[generation_id].gamma_id
+        time.sleep(1.2)  # past half-way
+        assert client.get(f"/v1.0/gammas/{gamma_id}").status_code == 200
+        assert client.post(f"/v1.0/gammas/{gamma_id}/export", {"exportAs": "pdf"}).status_code == 404
+        assert client.post(f"/v1.0/gammas/{gamma_id}/archive").status_code == 403
+        assert client.delete(f"/v1.0/gammas/{gamma_id}").status_code == 403
+        remix = client.post("/v1.0/generations/from-template", {"gammaId": gamma_id, "prompt": "Again"})
+        assert remix.status_code == 400
+        assert client.wait(generation_id)["status"] == "completed"
+        assert client.post(f"/v1.0/gammas/{gamma_id}/export", {"exportAs": "pdf"}).status_code == 200
+
+
+def test_a_pending_agent_answer_carries_progress_card_by_card() -> None:
+    """The keys of ``progress`` are the emulator's guess (Gamma publishes none); its counts are not."""
+    with GammaEmulator() as emulator:
+        client = Client(emulator)
+        answer = client.post(AGENT, {"prompt": "[[emulator:seconds=2]] A deck", "numCards": 4})
+        path = f"{AGENT}/{answer.json()['generationId']}"
+        answers = []
+        while (polled := client.get(path).json())["status"] == "pending":
+            answers.append(polled)
+            time.sleep(0.05)
+
+        progress = [a["progress"] for a in answers]
+        assert all(set(p) == {"cardsCompleted", "totalCards", "percentComplete", "estimatedCompletionTime"}
+                   for p in progress)  # fmt: skip
+        assert {p["totalCards"] for p in progress} == {4}
+        cards = [p["cardsCompleted"] for p in progress]
+        assert cards == sorted(cards)
+        assert cards[0] == 0  # the agent plans before it writes
+        assert cards[-1] >= 2
+        percent = [p["percentComplete"] for p in progress]
+        assert percent == sorted(percent)
+        assert 0 <= percent[0] < 50 <= percent[-1] <= 100
+        assert len({p["estimatedCompletionTime"] for p in progress}) == 1
+        expected = datetime.fromisoformat(progress[0]["estimatedCompletionTime"])
+        assert abs((expected - datetime.now(UTC)).total_seconds()) < 1.0  # it just completed
+        assert all("gamma" in a for a, p in zip(answers, progress, strict=True) if p["cardsCompleted"])
+        assert "progress" not in polled
 
 
 def test_get_gamma_answers_the_documented_fields(client: Client) -> None:

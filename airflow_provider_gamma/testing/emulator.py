@@ -110,7 +110,9 @@ class GammaEmulator:
         search_enabled: Serve ``GET /v1.0/gammas/search``; ``False`` answers it 403, as Gamma does for a
             workspace it has not rolled search out to yet.
         searchable_while_pending: Let search find a gamma once its document exists (half-way through
-            its generation) instead of once it is complete: Gamma does not document which.
+            its generation) instead of once it is complete (Gamma does not document which), and
+            ``GET /v1.0/gammas/{id}`` read it then. Either way a gamma's ``updatedTime`` moves forward
+            as each card is written (over the second half) and stops when its generation ends.
         record_requests: Keep every request in :attr:`requests` / :attr:`export_requests`
             (turn off for very long benchmarks; :meth:`post_count` keeps working).
     """

@@ -205,21 +205,26 @@ class GammaApi:
     def _agent_payload(self, generation: GenerationState) -> Json:
         """``GET /v1.0/agent/generations/{id}``, as Gamma's docs describe it: the deck as
         ``gamma.gammaId``/``gamma.gammaUrl`` (already on a pending job once the document exists, from
-        half-way here), the agent's ``result.summary``, and ``progress`` while pending. The
-        ``progress`` keys are this emulator's guess: Gamma documents card counts and an estimated
-        completion without publishing their names."""
+        half-way here), the agent's ``result.summary``, and ``progress`` on every pending answer.
+
+        ``progress`` is a GUESS: Gamma documents that a pending answer may carry card counts and an
+        estimated completion but publishes no key names (gamma-api.md §18b; Gamma's n8n node reads
+        none). Here: ``cardsCompleted`` (0 while the agent plans, the first half; then card by card),
+        ``totalCards``, ``percentComplete`` (0-100) and ``estimatedCompletionTime`` (ISO-8601 UTC).
+        Code reading it must tolerate any of these being absent or named otherwise on the real API.
+        """
         payload: Json = {"generationId": generation.generation_id, "status": generation.status}
         gamma: Json = {"gammaId": generation.gamma_id, "gammaUrl": generation.gamma_url}
         if generation.status == "pending":
             now = time.monotonic()
             if generation.document_exists(now):
-                done = generation.done(now)
                 payload["gamma"] = gamma
-                payload["progress"] = {
-                    "cardsCompleted": int(generation.num_cards * (done - 0.5) * 2),
-                    "totalCards": generation.num_cards,
-                    "percentComplete": round(done * 100),
-                }
+            payload["progress"] = {
+                "cardsCompleted": generation.cards_written(now),
+                "totalCards": generation.num_cards,
+                "percentComplete": round(generation.done(now) * 100),
+                "estimatedCompletionTime": _iso(generation.wall_time(generation.ready_at)),
+            }
             return payload
         if generation.status == "completed":
             payload["gamma"] = gamma
@@ -332,9 +337,11 @@ class GammaApi:
         return json_response(200, {"hits": [self._gamma_hit(g) for g in hits]})
 
     async def get_gamma(self, request: web.Request) -> web.Response:
-        """``GET /v1.0/gammas/{id}``: the eleven fields Gamma documents (and its node reads)."""
+        """``GET /v1.0/gammas/{id}``: the eleven fields Gamma documents (and its node reads). A gamma
+        still being written answers too where search shows one (``searchable_while_pending``), its
+        ``updatedTime`` moving forward card by card until its generation ends."""
         gamma_id = request.match_info["id"]
-        generation = self.state.gamma(gamma_id)
+        generation = self.state.gamma(gamma_id, unfinished=True)
         if generation is None or generation.deleted:
             return gamma_error(404, f"Gamma not found. gammaId: {gamma_id}")
         return json_response(
@@ -374,7 +381,9 @@ class GammaApi:
     # --------------------------------------------------------------------------------- exports
 
     async def export_gamma(self, request: web.Request) -> web.Response:
-        """``POST /v1.0/gammas/{id}/export``."""
+        """``POST /v1.0/gammas/{id}/export``. A gamma still being written answers 404 as unknown:
+        what Gamma does then is undocumented (this emulator's choice, as before pending gammas were
+        readable)."""
         gamma_id = request.match_info["id"]
         body = await _body(request)
         export_as = body.get("exportAs") if isinstance(body, dict) else None

@@ -103,6 +103,9 @@ class GenerationState:
         deleted: Whether the gamma was deleted.
         completed_at: Wall-clock time the job finished (``None`` while pending).
         exports: Formats the gamma was exported to (its ``exportAs`` and later exports).
+        planned_failure: ``(message, statusCode)`` the job is to fail with when it finishes.
+        duration: Seconds from the POST until the job finishes.
+        started: Monotonic time of the POST (``created_at`` on the monotonic clock).
     """
 
     generation_id: str
@@ -130,6 +133,7 @@ class GenerationState:
     exports: set[str] = field(default_factory=set)
     planned_failure: tuple[str, int] | None = None
     duration: float = 0.0
+    started: float = 0.0
 
     def document_exists(self, now: float) -> bool:
         """Whether the gamma's document exists at monotonic ``now``: from half-way through the
@@ -143,6 +147,30 @@ class GenerationState:
         if self.status != "pending" or self.duration <= 0:
             return 1.0
         return min(1.0, max(0.0, 1.0 - (self.ready_at - now) / self.duration))
+
+    def cards_written(self, now: float) -> int:
+        """Cards the document holds at monotonic ``now``: none until it exists (half-way), then
+        written one by one over the second half, as Gamma writes a deck card by card."""
+        if self.status == "completed":
+            return self.num_cards
+        if not self.document_exists(now):
+            return 0
+        return min(self.num_cards, int(self.num_cards * (self.done(now) - 0.5) * 2))
+
+    def wall_time(self, moment: float) -> float:
+        """The wall-clock time of monotonic ``moment`` in this job's life."""
+        return self.created_at + (moment - self.started)
+
+    def updated_time(self, now: float) -> float:
+        """The gamma's ``updatedTime`` (wall clock) at monotonic ``now``: while pending, when the
+        document appeared or its latest card was written, so it moves forward card by card and stops
+        when the generation ends (the last card); before the document exists, the POST's time."""
+        if self.completed_at is not None:
+            return self.completed_at
+        if self.duration <= 0 or not self.document_exists(now):
+            return self.created_at
+        written = self.cards_written(now) / max(1, self.num_cards)
+        return self.created_at + self.duration * (0.5 + written / 2)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, used by the control API."""

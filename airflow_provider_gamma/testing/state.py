@@ -183,6 +183,7 @@ class EmulatorState:
                 template_gamma_id=template_gamma_id,
                 planned_failure=planned,
                 duration=seconds,
+                started=now,
             )
             self._generations[generation.generation_id] = generation
             self._by_gamma[gamma_id] = generation
@@ -191,7 +192,8 @@ class EmulatorState:
             return generation
 
     def _finish(self, generation: GenerationState) -> None:
-        generation.completed_at = time.time()
+        # When it was due, not when settled: settling is lazy, and updatedTime must not move after.
+        generation.completed_at = generation.wall_time(generation.ready_at)
         if generation.export_as:
             generation.exports.add(generation.export_as)
         if generation.planned_failure is not None:
@@ -257,14 +259,32 @@ class EmulatorState:
 
     # --------------------------------------------------------------------------------- gammas
 
-    def gamma(self, gamma_id: str) -> GenerationState | None:
-        """The generation that produced a visible gamma (completed, not deleted), or ``None``."""
+    def gamma(self, gamma_id: str, *, unfinished: bool = False) -> GenerationState | None:
+        """The generation that produced a gamma (deleted ones included: callers check), or ``None``.
+
+        Only a completed generation's gamma, unless ``unfinished``: then also one still being written
+        that search shows (``searchable_while_pending``), for ``GET /v1.0/gammas/{id}``. Exporting,
+        archiving, deleting or remixing a gamma still being written is undocumented, so those keep
+        refusing it as an unknown gamma.
+        """
         with self._lock:
-            self.settle()
+            now = time.monotonic()
+            self.settle(now)
             generation = self._by_gamma.get(gamma_id)
-            if generation is None or generation.status != "completed":
+            if generation is None or not (
+                generation.status == "completed" or (unfinished and self._shown_unfinished(generation, now))
+            ):
                 return None
             return generation
+
+    def _shown_unfinished(self, generation: GenerationState, now: float) -> bool:
+        """Whether a pending generation's gamma is shown: with ``searchable_while_pending``, once its
+        document exists."""
+        return (
+            generation.status == "pending"
+            and self.config.searchable_while_pending
+            and generation.document_exists(now)
+        )
 
     def made_gamma(self, gamma_id: str) -> bool:
         """Whether a generation of this emulator was assigned ``gamma_id`` (in any state)."""
@@ -317,23 +337,21 @@ class EmulatorState:
                 g
                 for g in self._generations.values()
                 if mine
-                and (
-                    g.status == "completed"
-                    or (self.config.searchable_while_pending and g.document_exists(now))
-                )
+                and (g.status == "completed" or self._shown_unfinished(g, now))
                 and not g.deleted
                 and (include_archived or not g.archived)
-                and (updated_after is None or self.updated_time(g) >= updated_after)
-                and (updated_before is None or self.updated_time(g) <= updated_before)
+                and (updated_after is None or g.updated_time(now) >= updated_after)
+                and (updated_before is None or g.updated_time(now) <= updated_before)
                 and (needle in g.title.casefold() or needle in g.input.casefold())
             ]
-        found.sort(key=self.updated_time, reverse=True)
+        found.sort(key=lambda g: g.updated_time(now), reverse=True)
         return found[:limit]
 
     @staticmethod
-    def updated_time(generation: GenerationState) -> float:
-        """When the gamma was last updated (wall clock): when its generation ended, else when started."""
-        return generation.completed_at or generation.created_at
+    def updated_time(generation: GenerationState, now: float | None = None) -> float:
+        """The gamma's ``updatedTime`` (wall clock) at monotonic ``now`` (default: now): it moves
+        forward as each card is written and stops when the generation ends."""
+        return generation.updated_time(time.monotonic() if now is None else now)
 
     def fail_next_export(self, message: str, reason: str, count: int) -> None:
         """Make the next ``count`` exports started end as failed with ``message`` and ``reason``."""
