@@ -24,14 +24,14 @@ _MAX_PROGRESS_ITEMS = 8
 
 
 def duration(seconds: float) -> str:
-    """``seconds`` for a person: ``45 s``, ``2 min 05 s``, ``1 h 02 min``."""
+    """``seconds`` for a person: ``45 s``, ``2 min 05 s``, ``1 min``, ``1 h 02 min``."""
     whole = max(0, round(seconds))
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours} h {minutes:02d} min"
     if minutes:
-        return f"{minutes} min {secs:02d} s"
+        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
     return f"{secs} s"
 
 
@@ -79,7 +79,7 @@ class WatchLog:
     def _deadline(self, now: float) -> str:
         if self.end_time is None:
             return "no deadline"
-        at = datetime.fromtimestamp(self.end_time, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        at = datetime.fromtimestamp(self.end_time, UTC).strftime("%H:%M:%S UTC")
         left = self.end_time - now
         return f"deadline {at} (in {duration(left)})" if left > 0 else f"deadline {at} (passed)"
 
