@@ -25,8 +25,12 @@ EXPORT_SECONDS = 4.0
 
 @pytest.fixture(scope="module")
 def e2e_emulator() -> Iterator[GammaEmulator]:
-    """A Gamma emulator shared by the module (the cluster's ``gamma_default`` points at it)."""
-    with GammaEmulator(generation_seconds=GENERATION_SECONDS, export_seconds=EXPORT_SECONDS) as emulator:
+    """A Gamma emulator shared by the module (the cluster's ``gamma_default`` points at it). Search
+    shows a deck still being written, as Gamma may: a task settling a lost POST answer must still
+    return it only once finished."""
+    with GammaEmulator(
+        generation_seconds=GENERATION_SECONDS, export_seconds=EXPORT_SECONDS, searchable_while_pending=True
+    ) as emulator:
         yield emulator
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,8 @@ pytestmark = pytest.mark.e2e
 DAG_ID = "gamma_e2e_deferrable"
 TASK_ID = "generate"
 GENERATIONS = "/v1.0/generations"
+#: The quiet period of a found deck in the DAG (its ``reconcile_window``).
+QUIET = 15.0
 
 
 def posts_for(emulator: GammaEmulator, run_id: str) -> list[RecordedRequest]:
@@ -167,7 +171,9 @@ def test_an_uncertain_post_is_settled_while_the_triggerer_holds_the_wait(
     airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator
 ) -> None:
     """A 502 after Gamma started the deck: the task defers between lookups (no worker slot held),
-    finds the deck by its reference and succeeds in its first try, with one generation."""
+    finds the deck by its reference, reads it until its updatedTime stays put (the DAG's short
+    ``reconcile_window`` shortens that quiet period) and succeeds in its first try, with one
+    generation, never before the deck was finished."""
     e2e_emulator.add_fault(method="POST", path_prefix=GENERATIONS, status=502, created=True)
     run_id = airflow_cluster.trigger_dag(DAG_ID)
 
@@ -176,28 +182,34 @@ def test_an_uncertain_post_is_settled_while_the_triggerer_holds_the_wait(
     assert "deferred" in seen, seen
     [post] = posts_for(e2e_emulator, run_id)
     assert post.status == 502
-    generations = [g for g in e2e_emulator.generations.values() if run_id in g.input]
-    assert len(generations) == 1
-    assert airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "gamma_url") == generations[0].gamma_url
+    [generation] = [g for g in e2e_emulator.generations.values() if run_id in g.input]
+    assert airflow_cluster.xcom(DAG_ID, run_id, TASK_ID, "gamma_url") == generation.gamma_url
     result = airflow_cluster.xcom(DAG_ID, run_id, TASK_ID)
     assert result["reconciled"] is True
-    assert result["gammaId"] == generations[0].gamma_id
-    assert airflow_cluster.task_instance(DAG_ID, run_id, TASK_ID)["try_number"] == 1
+    assert result["gammaId"] == generation.gamma_id
+    ti = airflow_cluster.task_instance(DAG_ID, run_id, TASK_ID)
+    assert ti["try_number"] == 1
+    assert generation.completed_at is not None
+    assert datetime.fromisoformat(ti["end_date"]).timestamp() > generation.completed_at
+    # Returned on a read a quiet period (the DAG's reconcile_window, 15 s) after its last change.
+    reads = [r for r in e2e_emulator.requests if r.path == f"/v1.0/gammas/{generation.gamma_id}"]
+    assert reads
+    assert reads[-1].time >= generation.completed_at + QUIET - 0.5
 
 
 AGENT_DAG_ID = "gamma_e2e_agent"
 AGENT = "/v1.0/agent/generations"
 
 
-@pytest.mark.parametrize("post_fault", [None, 502], ids=["clean", "502_after_gamma_started"])
+def agent_posts(emulator: GammaEmulator, run_id: str) -> list[RecordedRequest]:
+    return [r for r in emulator.requests if r.method == "POST" and r.path == AGENT and run_id in str(r.json)]
+
+
 def test_an_agent_deck_and_its_pdf_export_both_wait_in_the_triggerer(
-    airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator, tmp_path, post_fault: int | None
+    airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator, tmp_path: Path
 ) -> None:
     """Gamma 5: the agent run defers on the one trigger class (agent path picked by the ``gen_`` id),
-    then a new PDF export of the same gamma defers on the export trigger and lands. With a 502 on the
-    agent POST after Gamma started the deck, the deck is found by its reference: still one deck."""
-    if post_fault:
-        e2e_emulator.add_fault(method="POST", path_prefix=AGENT, status=post_fault, created=True)
+    then a new PDF export of the same gamma defers on the export trigger and lands."""
     run_id = airflow_cluster.trigger_dag(AGENT_DAG_ID, conf={"dest": tmp_path.as_uri()})
 
     made = airflow_cluster.wait_for_task_state(AGENT_DAG_ID, run_id, "agent_deck", "success", timeout=120)
@@ -206,22 +218,40 @@ def test_an_agent_deck_and_its_pdf_export_both_wait_in_the_triggerer(
     assert "deferred" in made, made
     assert "deferred" in landed, landed  # the export was waited for in the triggerer
 
-    posts = [
-        r for r in e2e_emulator.requests if r.method == "POST" and r.path == AGENT and run_id in str(r.json)
-    ]
-    assert len(posts) == 1
+    assert len(agent_posts(e2e_emulator, run_id)) == 1
     [generation] = [g for g in e2e_emulator.generations.values() if run_id in g.input]
     assert generation.generation_id.startswith("gen_")
     result = airflow_cluster.xcom(AGENT_DAG_ID, run_id, "agent_deck")
     assert result["gammaId"] == generation.gamma_id
-    if post_fault:
-        assert result["reconciled"] is True
-    else:
-        assert result["summary"]
-        agent_polls = [r for r in e2e_emulator.requests if r.path == f"{AGENT}/{generation.generation_id}"]
-        assert agent_polls
+    assert result["summary"]
+    assert [r for r in e2e_emulator.requests if r.path == f"{AGENT}/{generation.generation_id}"]
     exports = [r for r in e2e_emulator.requests if r.path == f"/v1.0/gammas/{generation.gamma_id}/export"]
     assert [r.json for r in exports] == [{"exportAs": "pdf"}]
     [pdf] = tmp_path.glob("agent-deck.pdf")
     assert pdf.read_bytes() == e2e_emulator.export_bytes(generation.generation_id, "pdf")
     assert airflow_cluster.task_instance(AGENT_DAG_ID, run_id, "agent_deck")["try_number"] == 1
+
+
+def test_an_agent_post_whose_answer_was_lost_fails_listing_the_candidates(
+    airflow_cluster: AirflowCluster, e2e_emulator: GammaEmulator, tmp_path: Path
+) -> None:
+    """A 502 on the agent POST after Gamma started the deck: the agent takes no title, so no
+    reference can tell its deck apart. The task waits out its ``reconcile_window`` in the triggerer,
+    then fails without a retry listing every gamma changed since the POST (this run's deck among
+    them), never picking one and never paying again; the export downstream does not run."""
+    e2e_emulator.add_fault(method="POST", path_prefix=AGENT, status=502, created=True)
+    run_id = airflow_cluster.trigger_dag(AGENT_DAG_ID, conf={"dest": tmp_path.as_uri()})
+
+    seen = airflow_cluster.wait_for_task_state(AGENT_DAG_ID, run_id, "agent_deck", "failed", timeout=150)
+    assert airflow_cluster.wait_for_dag_run(AGENT_DAG_ID, run_id, timeout=60) == "failed"
+
+    assert "deferred" in seen, seen  # the lookups waited in the triggerer
+    assert [r.status for r in agent_posts(e2e_emulator, run_id)] == [502]
+    [generation] = [g for g in e2e_emulator.generations.values() if run_id in g.input]
+    log = airflow_cluster.task_log_tail(AGENT_DAG_ID, run_id, "agent_deck", lines=400)
+    assert "the task cannot tell which, so it picks none" in log, log
+    assert f"gamma {generation.gamma_id}" in log, log  # this run's deck is among the candidates
+    assert generation.gamma_url in log, log
+    assert airflow_cluster.task_instance(AGENT_DAG_ID, run_id, "agent_deck")["try_number"] == 1
+    assert airflow_cluster.task_state(AGENT_DAG_ID, run_id, "land_pdf") == "upstream_failed"
+    assert not [r for r in e2e_emulator.requests if r.path == f"/v1.0/gammas/{generation.gamma_id}/export"]

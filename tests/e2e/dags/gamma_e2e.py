@@ -20,6 +20,9 @@ with DAG(dag_id="gamma_e2e_deferrable", schedule=None, catchup=False, tags=["e2e
         retries=0,
         poll_interval=1,
         first_poll_delay=1,  # the default (10 s) would make the test wait
+        # The emulator's decks take seconds: a lost POST answer's deck shows within this window, and
+        # the quiet period a found deck must stay unchanged shrinks with it (60 s by default).
+        reconcile_window=15,
     )
 
 with DAG(dag_id="gamma_e2e_agent", schedule=None, catchup=False, tags=["e2e"]):
@@ -34,6 +37,9 @@ with DAG(dag_id="gamma_e2e_agent", schedule=None, catchup=False, tags=["e2e"]):
         retries=0,
         poll_interval=1,
         first_poll_delay=1,
+        # The agent's lost answer is settled only by the window's end (with no reference in the
+        # title, every gamma changed since the POST is a candidate); 20 min by default.
+        reconcile_window=20,
     )
     # The same gamma as PDF: a new export of it, waited for in the triggerer, then landed.
     GammaExportToObjectStorageOperator(
