@@ -90,7 +90,8 @@ def test_non_deferrable_waits_in_process_and_returns_gammas_json(gamma_connectio
     ctx = context()
     result = operator(deferrable=False, export_as="pptx").execute(ctx)
     assert result["status"] == "completed"
-    assert {"generationId", "gammaId", "gammaUrl", "exportUrl", "credits"} <= set(result)
+    assert {"generationId", "gammaId", "gammaUrl", "credits"} <= set(result)
+    assert "exportUrl" not in result  # a signed URL is a bearer secret: never in XCom (issue 24)
     assert ctx["ti"].xcoms == {"generation_id": result["generationId"], "gamma_url": result["gammaUrl"]}
 
 

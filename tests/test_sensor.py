@@ -32,7 +32,7 @@ def test_poke_mode_returns_the_completed_generation(gamma_connection):
     generation_id = GammaHook().create_generation("x", export_as="pdf")
     result = sensor(generation_id, timeout=10).execute({})
     assert result["status"] == "completed"
-    assert result["exportUrl"]
+    assert "exportUrl" not in result  # a signed URL is a bearer secret: never in XCom (issue 24)
 
 
 def test_failed_generation_fails_the_sensor_with_gammas_message(gamma_connection):

@@ -54,8 +54,9 @@ class GammaGenerateOperator(_GammaGenerationOperator):
 
     The request is sent once. With ``wait_for_completion`` (the default) the task then waits for the
     generation, in the triggerer when ``deferrable`` (no worker slot held), and returns Gamma's
-    completed generation: ``generationId``, ``status``, ``gammaId``, ``gammaUrl``, ``exportUrl`` (with
-    ``export_as``), ``credits`` and the request's ``warnings``. The generation id is pushed to XCom
+    completed generation: ``generationId``, ``status``, ``gammaId``, ``gammaUrl``, ``credits``, the
+    ``cost`` in words and the request's ``warnings``; never the signed ``exportUrl`` (a bearer link to
+    the file for a week: :class:`GammaExportToObjectStorageOperator` fetches it when it lands the file). The generation id is pushed to XCom
     (key ``generation_id``) as soon as Gamma accepts it, and a "View in Gamma" link appears on the task.
 
     Every Gamma parameter is a keyword with Gamma's meaning; option dicts keep Gamma's camelCase keys so

@@ -150,7 +150,7 @@ def test_a_drip_fed_export_download_is_cut_at_its_deadline(hostile: HostileServe
     hostile.handler = drip
     received = bytearray()
     began = time.monotonic()
-    with pytest.raises(GammaTransportError, match="timed out|deadline"):
+    with pytest.raises(GammaTransportError, match=r"timed out|deadline"):
         GammaHook(retry_policy=ONCE).download_export(
             f"{hostile.url}/export/deck.pdf", received.extend, deadline=1
         )

@@ -165,7 +165,8 @@ def test_a_post_gamma_never_acted_on_is_sent_again_once_the_window_closes(emu: G
     searches = [r for r in emu.requests if r.path == SEARCH]
     # It looked until the window closed, and only then sent the request again.
     assert len(searches) >= 2
-    assert posts[1].time - posts[0].time >= 3
+    # The window runs from just before the POST left; the emulator notes its arrival a moment later.
+    assert posts[1].time - posts[0].time >= 2.9
     assert searches[-1].time < posts[1].time
 
 
