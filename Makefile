@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 AIRFLOW_NEWEST ?= 3.3.2
-AIRFLOW_OLDEST ?= 3.1.8
+# The newest suite runs on the newest Python that Airflow $(AIRFLOW_NEWEST) supports and CI's machine has
+# (3.14 is supported, but not there); the oldest on the oldest Python the package supports.
+PY_NEWEST ?= 3.13
+PY_OLDEST ?= 3.11
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
 
@@ -15,18 +18,41 @@ VENV_OLDEST := .venv-oldest
 
 test: lint test-newest test-oldest ## everything CI runs: ruff, mypy, the suite on the newest and oldest Airflow
 
+# $(call venv,DIR,VERSION,NAME): make DIR a venv on Python VERSION (PY_NAME), recreated if it runs another one.
+# uv cannot download an interpreter here (no network but package registries), so one is looked for where uv,
+# PATH and pyenv keep them; a candidate counts only if it runs and says it is VERSION (a pyenv shim for a
+# version pyenv has not selected does not). Relocatable, so a venv built beside another can be renamed into place.
+define venv
+	@for py in "$$($(UV) python find $(2) 2>/dev/null)" "$$(command -v python$(2))" \
+		$$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/$(2).*/bin/python$(2) 2>/dev/null | sort -rV) NONE; do \
+		if [ "$$py" = NONE ]; then \
+			echo "make: $(1) needs Python $(2) and found none (uv, PATH, pyenv). Install it (e.g." \
+				"'pyenv install $(2)' or your system's python$(2) package), or set PY_$(3) to a Python you" \
+				"have and re-lock (make constraints)." >&2; exit 1; fi; \
+		[ -n "$$py" ] && [ "$$("$$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = $(2) ] \
+			&& break; \
+	done; \
+	[ "$$($(1)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = $(2) ] \
+		|| rm -rf $(1); \
+	$(UV) venv -q --allow-existing --relocatable -p "$$py" $(1)
+endef
+
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install -q uv
 
+# Each venv holds exactly its lock (every extra and the dev group), then the package itself, editable.
 $(VENV)/.installed: constraints/airflow-newest.txt pyproject.toml | $(UV)
-	$(UV) venv -q --allow-existing -p 3.11 $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -r $< -e . --group dev
+	$(call venv,$(VENV),$(PY_NEWEST),NEWEST)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync -q $<
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --no-deps -e .
 	touch $@
 
-$(VENV_OLDEST)/.installed: constraints/airflow-oldest.txt pyproject.toml | $(UV)
-	$(UV) venv -q --allow-existing -p 3.11 $(VENV_OLDEST)
-	VIRTUAL_ENV=$(VENV_OLDEST) $(UV) pip install -q -r $< -e . --group dev
+# The oldest Airflow the package allows, with every direct dependency at its floor (docs/versioning.md).
+$(VENV_OLDEST)/.installed: constraints/lowest-direct.txt pyproject.toml | $(UV)
+	$(call venv,$(VENV_OLDEST),$(PY_OLDEST),OLDEST)
+	VIRTUAL_ENV=$(VENV_OLDEST) $(UV) pip sync -q $<
+	VIRTUAL_ENV=$(VENV_OLDEST) $(UV) pip install -q --no-deps -e .
 	touch $@
 
 lint: $(VENV)/.installed
@@ -64,11 +90,15 @@ docs: | $(UV) ## the docs site into site/: strict, so any warning, broken intern
 	VIRTUAL_ENV=.venv-docs $(UV) pip sync -q docs/requirements.txt
 	NO_MKDOCS_2_WARNING=1 .venv-docs/bin/mkdocs build --strict --site-dir site
 
-constraints: | $(UV) ## re-lock both dependency sets
-	$(UV) pip compile -q pyproject.toml --group dev --python-version 3.11 --upgrade \
+# The lowest set: uv's lowest-direct resolution of the direct dependencies alone gives each one's floor
+# (floors.txt); everything else is then resolved around those floors, newest first.
+constraints: | $(UV) ## re-lock both dependency sets (after a change of dependencies or floors; commit the result)
+	$(UV) pip compile -q pyproject.toml --all-extras --group dev --python-version $(PY_NEWEST) --upgrade \
 		--constraint <(echo apache-airflow==$(AIRFLOW_NEWEST)) -o constraints/airflow-newest.txt
-	$(UV) pip compile -q pyproject.toml --group dev --python-version 3.11 --upgrade \
-		--constraint <(echo apache-airflow==$(AIRFLOW_OLDEST)) -o constraints/airflow-oldest.txt
+	$(UV) pip compile -q pyproject.toml --all-extras --no-deps --resolution lowest-direct \
+		--python-version $(PY_OLDEST) -o constraints/floors.txt
+	$(UV) pip compile -q pyproject.toml --all-extras --group dev --python-version $(PY_OLDEST) --upgrade \
+		--constraint constraints/floors.txt -o constraints/lowest-direct.txt
 
 clean:
 	rm -rf $(VENV) $(VENV_OLDEST) $(TOOLS) demo-output .pytest_cache .mypy_cache .ruff_cache
