@@ -16,7 +16,7 @@ VENV_OLDEST := .venv-oldest
 
 .PHONY: test test-newest test-oldest lint demo bench live-check constraints clean
 
-test: lint test-newest test-oldest ## everything CI runs: ruff, mypy, the suite on the newest and oldest Airflow
+test: lint docs test-newest test-oldest ## everything CI runs: ruff, mypy, the docs build, the suite on the newest and oldest Airflow
 
 # $(call venv,DIR,VERSION,NAME): make DIR a venv on Python VERSION (PY_NAME), recreated if it runs another one.
 # uv cannot download an interpreter here (no network but package registries), so one is looked for where uv,
@@ -101,4 +101,4 @@ constraints: | $(UV) ## re-lock both dependency sets (after a change of dependen
 		--constraint constraints/floors.txt -o constraints/lowest-direct.txt
 
 clean:
-	rm -rf $(VENV) $(VENV_OLDEST) $(TOOLS) demo-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_OLDEST) .venv-docs $(TOOLS) demo-output site live-check-output .pytest_cache .mypy_cache .ruff_cache
