@@ -6,7 +6,7 @@ per-module details, machine info) and ``<out>/results.md`` (a markdown table for
 "Performance" section): each row is one metric of ours against a baseline measured in the same run,
 with the target and whether it was met.
 
-Full size (default) takes about 75 minutes on 2 cores (55 of them the shared-key module's 20 runs of
+Full size (default) takes about 70 minutes on 2 cores (47 of them the shared-key module's 20 runs of
 one, two or three triggerer processes, before and after) and runs the modules one after another.
 ``--tiny`` runs each module once at a tiny size (a smoke test, no meaningful numbers); there the
 slot-seconds module (which mostly waits for a real Airflow to start) and the shared-key module

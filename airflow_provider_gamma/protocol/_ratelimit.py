@@ -167,7 +167,7 @@ class RateBudget:
     (B1 to B6) are written at the top of this module.
 
     :param reserve: fraction of each window's advertised limit left unspent for the key's other
-        clients (at least one request); probes may spend half of it in each spell at the full rate.
+        clients (at least one request); probes may spend 30 % of it at the full probe rate.
     :param probe_interval: seconds between probes while nothing is left to spend (for all processes
         together: each probes at its share of that rate) until a spell's probes back off.
     """
@@ -180,8 +180,8 @@ class RateBudget:
         self._newest_seen = -1
         self._lone_since = -math.inf  # B2: when the last request sent before the first answer went
         self._allowance = math.inf  # B3
-        self._left = math.inf  # what the tightest window had left beyond its reserve, and that reserve
-        self._floor = 1.0
+        self._left = math.inf  # what the tightest window had left beyond its reserve (B5 reads it too)
+        self._floor = 1.0  # that reserve
         self._last_count: tuple[int, int] | None = None  # B4: (limit, remaining) of the newest answer
         self._own_tally = 0.0
         self._others_tally = 0.0
