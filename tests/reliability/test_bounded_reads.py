@@ -274,13 +274,15 @@ class _TaskInstance:
 def test_polls_cancelled_in_flight_give_their_budget_tickets_back(emu: GammaEmulator) -> None:
     """Before: each cancelled poll kept its ticket; enough of them made the budget look spent forever."""
     generation_id = GammaHook().create_generation("Deck")
-    emu.add_fault(method="GET", path_prefix="/v1.0/generations/", delay=1.0, times=50)
 
     async def cancel_fifty() -> tuple[int, bool, float]:
         keeper = GammaHook()
         async with keeper.async_session():
             shared = keeper._shared
             assert shared is not None
+            # The key's first answer: until it arrives the budget lets one request out at a time (B2).
+            await keeper.aget_generation(generation_id)
+            emu.add_fault(method="GET", path_prefix="/v1.0/generations/", delay=1.0, times=50)
             polls = [asyncio.ensure_future(GammaHook().aget_generation(generation_id)) for _ in range(50)]
             await asyncio.sleep(0.3)
             for poll in polls:
