@@ -10,6 +10,7 @@ answer held. Gamma does not say how many cards it made, so the words give the ca
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,10 @@ def credits(amount: float) -> str:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite figure, or ``None`` (JSON may carry NaN or 1e999, which no sentence can print)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def cards_asked(body: Mapping[str, Any]) -> int | None:

@@ -149,11 +149,13 @@ def _proxy_from(raw: Any, conn_id: str) -> str | None:
     if raw in (None, ""):
         return None
     parts = urlsplit(raw) if isinstance(raw, str) else None
-    if parts is None or parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+    # No SOCKS: neither driver can tell through it whether a request went out, nor bound a whole
+    # attempt, and aiohttp does not speak it, so the worker and the triggerer would differ.
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         shown = parts._replace(netloc=parts.hostname or "").geturl() if parts else repr(raw)
         raise GammaConfigurationError(
-            f"Connection {conn_id!r}: extra 'proxy' must be a proxy URL such as http://proxy.example:3128, "
-            f"got {shown!r}"
+            f"Connection {conn_id!r}: extra 'proxy' must be an http:// or https:// proxy URL such as "
+            f"http://proxy.example:3128, got {shown!r}"
         )
     return str(raw).strip()
 

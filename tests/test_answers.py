@@ -183,3 +183,20 @@ def test_a_failed_exports_reason_is_read_from_either_place(
     )
     assert export.get("reason") == reason
     assert protocol.export_failure_reason(export) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        ("ClientHttpProxyError: 407, url='http://user:s3cr3t@127.0.0.1:3128'", "s3cr3t"),
+        ("Max retries exceeded with url: /exports/deck.pdf?X-Amz-Signature=abc123 (Caused by x)", "abc123"),
+        ("GET https://cdn.example/deck.pdf?sig=abc123 failed", "abc123"),
+    ],
+    ids=["proxy-credentials", "bare-path-query", "url-query"],
+)
+def test_error_text_never_carries_url_credentials_or_signatures(text: str, leaked: str) -> None:
+    """Before: aiohttp quoted a proxy URL with its password, and requests a signed URL as a bare path."""
+    request = protocol.ApiRequest("GET", "export")
+    error = protocol.transport_error(request, OSError(text), reached_server=True)
+    assert leaked not in str(error)
+    assert leaked not in protocol.redact(text)

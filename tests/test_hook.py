@@ -331,3 +331,21 @@ async def test_async_rate_limit_error_after_attempts(gamma_connection):
     gamma_connection.add_fault(path_prefix="/v1.0/generations/", status=429, retry_after=0.01, times=None)
     with pytest.raises(GammaRateLimitError):
         await GammaHook(retry_policy=RetryPolicy(max_attempts=2)).aget_generation("g")
+
+
+def test_a_socks_proxy_is_refused_with_a_clear_error(monkeypatch):
+    """Neither client can tell whether a request went out through SOCKS, nor bound a whole attempt:
+    a POST could be sent twice, so the connection names the problem instead."""
+    conn = {"conn_type": "gamma", "password": "sk-k", "extra": {"proxy": "socks5://127.0.0.1:1080"}}
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_SOCKS", json.dumps(conn))
+    with pytest.raises(GammaConfigurationError, match="http:// or https:// proxy"):
+        GammaHook("gamma_socks").settings  # noqa: B018
+
+
+def test_a_socks_proxy_from_the_environment_is_refused_too(gamma_connection, monkeypatch):
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(GammaConfigurationError, match="SOCKS is not supported"):
+        GammaHook(retry_policy=FAST).list_themes()
+    assert gamma_connection.requests == []

@@ -90,6 +90,13 @@ def test_credits_read_as_words() -> None:
     assert _cost.credits(0) == "0 credits"
 
 
+@pytest.mark.parametrize("figure", [float("nan"), float("inf")])
+def test_a_figure_no_sentence_can_print_is_not_reported_rather_than_failing_the_task(figure: float) -> None:
+    """Before: NaN or 1e999 in Gamma's credits raised in the cost wording, after the deck was made."""
+    deck: Any = {"generationId": "g", "status": "completed", "credits": {"deducted": figure, "remaining": 5}}
+    assert isinstance(_cost.cost_of(deck).words, str)
+
+
 def test_a_deck_says_what_it_cost_for_the_cards_asked_for_and_what_is_left() -> None:
     deck = {"generationId": "g1", "status": "completed", "credits": {"deducted": 6, "remaining": 9994}}
     assert _cost.cost_of(deck, cards=8).words == "6 credits (8 cards asked for); 9,994 left in the workspace"

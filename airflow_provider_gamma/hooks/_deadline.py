@@ -71,7 +71,9 @@ class _DeadlineSocket:
     def makefile(self, mode: str = "r", buffering: int | None = None, **_: Any) -> Any:
         """A binary reader whose reads come through :meth:`recv_into` (so through the deadline)."""
         raw = socket.SocketIO(self, "rb" if "r" in mode else "wb")  # type: ignore[arg-type]
-        self._sock._io_refs += 1  # SocketIO.close() gives it back through _decref_socketios
+        # SocketIO.close() gives it back through _decref_socketios; through an https:// proxy the
+        # connection is urllib3's SSLTransport, which counts on the socket it wraps.
+        getattr(self._sock, "socket", self._sock)._io_refs += 1
         if "r" in mode:
             return io.BufferedReader(raw, buffering or io.DEFAULT_BUFFER_SIZE)
         return io.BufferedWriter(raw, buffering or io.DEFAULT_BUFFER_SIZE)

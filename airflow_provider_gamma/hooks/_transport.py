@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_gamma import _metrics, protocol
 from airflow_provider_gamma.connection import GammaSettings
-from airflow_provider_gamma.exceptions import GammaTransportError
+from airflow_provider_gamma.exceptions import GammaConfigurationError, GammaTransportError
 from airflow_provider_gamma.protocol import (
     ApiResponse,
     AttemptFlow,
@@ -68,7 +68,14 @@ def proxy_for(url: str, settings: GammaSettings) -> str | None:
 
     proxies = get_environ_proxies(url)
     scheme = url.split("://", 1)[0].lower()
-    return proxies.get(scheme) or proxies.get("all")
+    proxy = proxies.get(scheme) or proxies.get("all")
+    if proxy and not proxy.lower().startswith(("http://", "https://")):
+        raise GammaConfigurationError(
+            f"The environment's proxy for {scheme}:// URLs is not an http:// or https:// proxy; SOCKS is "
+            "not supported (neither client could tell whether a request went out through it). Set the "
+            "connection's 'proxy' extra to an HTTP proxy, or NO_PROXY for the Gamma API's host."
+        )
+    return proxy
 
 
 def ca_for(settings: GammaSettings) -> str | bool:
@@ -123,6 +130,8 @@ class SyncTransport:
                 ) as response:
                     body, oversize = _read_capped(response)
             except _sync_errors() as error:
+                return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
+            except Exception as error:  # anything else a library raises mid-request is a failed attempt too
                 return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
         answer = ApiResponse.received(
             response.status_code, response.headers, body, secret=settings.api_key, oversize=oversize
@@ -311,6 +320,8 @@ class AsyncTransport:
                     if len(body) > protocol.MAX_ANSWER_BYTES:
                         break
         except (aiohttp.ClientError, OSError, ValueError) as error:  # TimeoutError is an OSError
+            return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
+        except Exception as error:  # anything else a library raises mid-request is a failed attempt too
             return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
         answer = ApiResponse.received(
             response.status,

@@ -355,8 +355,12 @@ def transport_error(
 
 
 def redact(text: str) -> str:
-    # Signed export URLs carry their signature in the query string; keep it out of logs.
+    """``text`` fit for a log: no query string of any URL or path (signed export URLs carry their
+    signature there, and ``requests`` quotes them as bare paths: ``with url: /deck.pdf?X-Amz-...``)
+    and no credentials in a URL (``http://user:password@proxy``, as aiohttp quotes a proxy)."""
+    text = _USERINFO.sub(r"\1***@", text)
     return _QUERY.sub(r"\1?...", text)[:500]
 
 
-_QUERY = re.compile(r"(\w+://[^\s?'\"<>]+)\?[^\s'\")<>]*")
+_USERINFO = re.compile(r"(\w+://)[^\s/@'\"<>]+@")
+_QUERY = re.compile(r"((?:\w+://|/)[^\s?'\"<>]*)\?[^\s'\")<>]*")
