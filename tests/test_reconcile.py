@@ -77,9 +77,14 @@ def assert_decision(decision: Decision, expected: Decision) -> None:
 START_TABLE: list[tuple[str, Submission | None, Decision]] = [
     ("S1 no record", None, Submit(THIS)),
     (
-        "S1 another input",
+        "S1 another input, sent in this clear: followed, never paid again",
         replace(UNCERTAIN, fingerprint="other", generation_id="g1"),
-        Submit(THIS, "The task state store holds the deck of another input"),
+        Reattach("g1"),
+    ),
+    (
+        "S1 another input, never sent",
+        Submission(fingerprint="other", max_tries=2),
+        Submit(THIS, "The task state store holds an unsent request of another input"),
     ),
     (
         "S1 a clear: Airflow set max_tries anew",
