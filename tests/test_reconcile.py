@@ -77,14 +77,9 @@ def assert_decision(decision: Decision, expected: Decision) -> None:
 START_TABLE: list[tuple[str, Submission | None, Decision]] = [
     ("S1 no record", None, Submit(THIS)),
     (
-        "S1 another input, sent in this clear: followed, never paid again",
+        "S1 another input",
         replace(UNCERTAIN, fingerprint="other", generation_id="g1"),
-        Reattach("g1"),
-    ),
-    (
-        "S1 another input, never sent",
-        Submission(fingerprint="other", max_tries=2),
-        Submit(THIS, "The task state store holds an unsent request of another input"),
+        Submit(THIS, "The task state store holds the deck of another input"),
     ),
     (
         "S1 a clear: Airflow set max_tries anew",

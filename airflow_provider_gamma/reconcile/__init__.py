@@ -43,11 +43,8 @@ last lookup's outcome, and returns a decision; the operator carries it out.
 
 When a try starts, :func:`start` reads the record an earlier try left:
 
-S1. No record, or one of another clear of the task (another ``max_tries``, see below), or one of
-    another request (another fingerprint) that never went out: :class:`Submit` a fresh record. A
-    request that went out in this clear is followed even when this try renders another body (a
-    template with ``now()``, a Variable changed between tries): a retry never pays again; a clear
-    makes a new deck.
+S1. No record, or one of another request (another fingerprint) or of another clear of the task
+    (another ``max_tries``, see below): :class:`Submit` a fresh record.
 S2. The record holds Gamma's generation id: :class:`Reattach` to it (a retry never pays again).
 S3. Its POST never went out, or Gamma refused it outright (no ``sent_at``): :class:`Submit`.
 S4. It can be looked for (a reference, or candidates): carry on where it stopped (:func:`resume`):

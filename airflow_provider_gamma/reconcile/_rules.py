@@ -239,10 +239,10 @@ def start(earlier: Submission | None, this: Submission) -> Decision:
     earlier try left (rules S1-S5)."""
     if earlier is None:
         return Submit(this)
+    if earlier.fingerprint != this.fingerprint:
+        return Submit(this, "The task state store holds the deck of another input")
     if earlier.max_tries != this.max_tries:
         return Submit(this, "The task state store holds the deck of an earlier run or clear")
-    if earlier.fingerprint != this.fingerprint and not (earlier.generation_id or earlier.sent_at):
-        return Submit(this, "The task state store holds an unsent request of another input")
     if earlier.generation_id:
         return Reattach(earlier.generation_id)
     if not earlier.sent_at:
