@@ -556,10 +556,13 @@ def test_no_card_split_warning_where_the_text_splits_or_is_not_rendered_yet(kwar
 
 
 def test_input_text_breaks_without_a_break_is_warned_of_in_the_task_log_before_the_post(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow_provider_gamma.operators.gamma import GammaGenerateOperator
     from tests import doubles
+
+    # The task reads its connection before the POST (the connection may switch title references off).
+    monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", json.dumps({"conn_type": "gamma", "password": "sk-k"}))
 
     op = GammaGenerateOperator(task_id="t", input_text="{{ params.text }}", card_split="inputTextBreaks")
     _render(op, text=ONE_CARD)
