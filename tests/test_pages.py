@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from typing import Any
 
 import pytest
@@ -82,7 +83,8 @@ def test_the_file_is_made_once_and_its_page_warnings_are_logged_and_returned(
     assert "inputText" not in post.json
     assert post.json["pages"] == PAGES
     assert post.json["publish"] is True
-    assert post.json["title"].startswith("Weekly overview [gx")  # the reference, from the first page
+    # the six-symbol reference (issue 23), after the first page's title
+    assert re.fullmatch(r"Weekly overview \[[0-9a-z]{6}\]", post.json["title"])
     deck = pptx.Presentation(io.BytesIO(gamma_connection.export_bytes(result["generationId"])))
     assert len(deck.slides) == 5  # each page's own numCards
 
