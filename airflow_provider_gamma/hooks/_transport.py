@@ -129,9 +129,9 @@ class SyncTransport:
                     stream=True,
                 ) as response:
                     body, oversize = _read_capped(response)
-            except _sync_errors() as error:
-                return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
-            except Exception as error:  # anything else a library raises mid-request is a failed attempt too
+            # requests', urllib3's and http.client's errors, socket errors and anything else a library
+            # raises mid-request: a failed attempt, classified by _failed alone.
+            except Exception as error:
                 return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
         answer = ApiResponse.received(
             response.status_code, response.headers, body, secret=settings.api_key, oversize=oversize
@@ -156,17 +156,6 @@ def drive(flow: AttemptFlow, send: Callable[[Send], Outcome], log: logging.Logge
         return done.value
     finally:
         flow.close()
-
-
-@functools.cache
-def _sync_errors() -> tuple[type[BaseException], ...]:
-    """Every failure of an attempt over ``requests``: its own errors (OSErrors), urllib3's and
-    http.client's while the body is read, and socket errors."""
-    import http.client
-
-    import urllib3
-
-    return (OSError, ValueError, urllib3.exceptions.HTTPError, http.client.HTTPException)
 
 
 def _read_capped(response: requests.Response) -> tuple[bytes, bool]:
@@ -319,9 +308,9 @@ class AsyncTransport:
                     body += chunk
                     if len(body) > protocol.MAX_ANSWER_BYTES:
                         break
-        except (aiohttp.ClientError, OSError, ValueError) as error:  # TimeoutError is an OSError
-            return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
-        except Exception as error:  # anything else a library raises mid-request is a failed attempt too
+        # aiohttp's errors, TimeoutError and anything else a library raises mid-request: a failed
+        # attempt, classified by _failed alone (as in the sync driver).
+        except Exception as error:
             return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
         answer = ApiResponse.received(
             response.status,
