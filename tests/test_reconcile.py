@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_gamma import reconcile
 from airflow_provider_gamma.reconcile import (
     MAX_LOOKUP_GAP,
     MAX_RESUBMITS,
@@ -589,3 +590,63 @@ def test_the_title_reference_switch_is_checked_when_the_dag_is_parsed() -> None:
     with pytest.raises(GammaParameterError, match="title_reference='no'"):
         GammaGenerateOperator(task_id="t", input_text="x", title_reference="no")  # type: ignore[arg-type]
     assert GammaGenerateOperator(task_id="t", input_text="x").reconcile_window == 600
+
+
+# --- agent edits (E1-E3): the lookup is a read of the edited gamma ----------------------------------
+
+BEFORE = "2026-12-07T09:00:00.000Z"
+EDITING = Submission(fingerprint="fp", max_tries=2).editing("g_board", BEFORE)
+EDIT_SENT = replace(EDITING.sending(None, SENT), lookups=())
+
+
+def _gamma(updated: str | None) -> dict[str, Any]:
+    gamma: dict[str, Any] = {"id": "g_board", "title": "Board deck", "url": "https://gamma.app/docs/g_board"}
+    if updated is not None:
+        gamma["updatedTime"] = updated
+    return gamma
+
+
+def test_an_edit_record_keeps_its_gamma_and_the_time_before_the_first_post_across_sends() -> None:
+    assert EDIT_SENT.edit_of == "g_board" and EDIT_SENT.before == BEFORE
+    # A resend notes nothing new about "before": the first POST may have changed the gamma since.
+    resent = EDIT_SENT.editing("g_board", "2026-12-07T09:05:00.000Z").sending(None, SENT + 700)
+    assert resent.before == BEFORE and resent.edit_of == "g_board" and resent.sent_at == SENT + 700
+    assert Submission.from_json(resent.to_json()) == resent
+    assert "an edit of gamma g_board" in resent.evidence()
+
+
+def test_an_uncertain_edit_is_looked_for_by_reading_its_gamma_not_by_search() -> None:
+    # S4 and R2: with neither a reference nor candidates, an edit record is still looked for.
+    assert start(EDIT_SENT, replace(EDIT_SENT, sent_at=0.0)) == LookUpNow()
+    assert decide(EDIT_SENT, SENT + 1, None, window=WINDOW) == LookUpNow()
+
+
+def test_e2_an_unchanged_gamma_is_read_again_until_the_window_closes_then_the_edit_is_sent_again() -> None:
+    record, outcome = reconcile.edit_looked_up(EDIT_SENT, _gamma("2026-12-07T09:00:00Z"), SENT + 10)
+    assert outcome == NoDeck(SENT + 10)  # another spelling of the same moment is no change
+    assert isinstance(decide(record, SENT + 11, outcome, window=WINDOW), WaitUntil)
+    record, outcome = reconcile.edit_looked_up(record, _gamma(BEFORE), CLOSES)
+    again = decide(record, CLOSES, outcome, window=WINDOW)
+    assert isinstance(again, SendAgain) and again.record.resubmits == 1
+
+
+def test_e1_a_changed_gamma_is_the_edit_returned_only_once_it_stopped_changing() -> None:
+    record, outcome = reconcile.edit_looked_up(EDIT_SENT, _gamma("2026-12-07T09:03:00Z"), SENT + 30)
+    assert isinstance(outcome, DeckSeen) and record.deck is not None and record.deck["id"] == "g_board"
+    # W2: the change counts as the first read; the gamma is read again a quiet period later.
+    assert decide(record, SENT + 31, outcome, window=WINDOW, quiet=60.0) == WaitUntil(SENT + 90)
+    assert decide(record, SENT + 90, outcome, window=WINDOW, quiet=60.0) == CheckDeck("g_board")
+    record, outcome = deck_read(record, _gamma("2026-12-07T09:03:40Z"), SENT + 40)  # still writing
+    assert isinstance(decide(record, SENT + 41, outcome, window=WINDOW, quiet=60.0), WaitUntil)
+    record, outcome = deck_read(record, _gamma("2026-12-07T09:03:40Z"), SENT + 101)
+    found = decide(record, SENT + 101, outcome, window=WINDOW, quiet=60.0)
+    assert isinstance(found, Found) and found.deck["id"] == "g_board"
+
+
+def test_an_edited_gamma_without_an_updated_time_cannot_settle_the_edit() -> None:
+    record, outcome = reconcile.edit_looked_up(EDIT_SENT, _gamma(None), SENT + 10)
+    assert isinstance(outcome, LookupFailed) and not outcome.transient
+    assert isinstance(decide(record, SENT + 10, outcome, window=WINDOW), GiveUp)
+    unknown_before = replace(EDIT_SENT, before=None)
+    _, outcome = reconcile.edit_looked_up(unknown_before, _gamma(BEFORE), SENT + 10)
+    assert isinstance(outcome, LookupFailed)

@@ -20,7 +20,14 @@ Seen = tuple[reconcile.Submission, reconcile.Outcome]
 
 def look_up(hook: GammaHook, record: reconcile.Submission) -> Seen:
     """One lookup: the gammas the key's user changed since the POST (and, when that answer is full
-    without the reference, a search for the reference itself); the record with what it saw noted."""
+    without the reference, a search for the reference itself); the record with what it saw noted.
+    For an agent edit, the lookup is a read of the edited gamma (rules E1-E2)."""
+    if record.edit_of:
+        try:
+            gamma = hook.get_gamma(record.edit_of)
+        except GammaError as error:
+            return reconcile.read_failed(record, str(error), transient=is_transient(error), now=time.time())
+        return reconcile.edit_looked_up(record, gamma, time.time())
     search = partial(
         hook.search_gammas,
         created_by="me",

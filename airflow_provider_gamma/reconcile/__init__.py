@@ -79,6 +79,19 @@ W3. Seen changing between two reads both taken ``finish_by`` seconds or more aft
     unreadable for good (404: deleted), or read without an ``updatedTime``: :class:`GiveUp`, naming
     the deck. Never a half-written deck.
 
+An agent edit (``POST /v1.0/agent/gammas/{id}/edits``) changes a gamma that exists, under its own id and
+link, so nothing new appears in search: a lost answer is settled by reading that gamma. Before the
+first POST the task notes the gamma's ``updatedTime`` (``before``); Gamma runs one edit per gamma at a
+time and moves ``updatedTime`` as an edit writes. The rules above hold with a lookup being that read:
+
+E1. The gamma's ``updatedTime`` differs from ``before``: the edit took effect (R1), and the gamma is
+    watched until finished (W1-W3) before it is returned. Someone else's change to the deck in that
+    window is indistinguishable from the edit's; the result says it was settled this way.
+E2. It equals ``before``: nothing changed yet (R4), or, once the :data:`EDIT_WINDOW` closed, Gamma made
+    no edit, so the edit is sent again (R5).
+E3. A resent edit refused because an edit of the gamma is running: the first POST's edit is running
+    after all; the lookups carry on (the refusal is evidence, not a failure).
+
 Retry or clear: Airflow fixes a task instance's ``max_tries`` when it creates it (``retries``) and
 when it clears it (the try number then, plus ``retries``); a retry leaves it alone. The record keeps
 the ``max_tries`` of the try that wrote it, and another value means another clear. (The first try of
@@ -94,6 +107,7 @@ from airflow_provider_gamma.reconcile._record import (
     AGENT_WINDOW,
     CLASSIC_WINDOW,
     DECK_REFERENCE_PREFIX,
+    EDIT_WINDOW,
     MAX_LOOKUP_GAP,
     MAX_RESUBMITS,
     MAX_TITLE_LENGTH,
@@ -133,6 +147,7 @@ from airflow_provider_gamma.reconcile._rules import (
     WaitUntil,
     decide,
     deck_read,
+    edit_looked_up,
     give_up,
     needs_query,
     read_failed,
@@ -146,6 +161,7 @@ __all__ = [
     "AGENT_WINDOW",
     "CLASSIC_WINDOW",
     "DECK_REFERENCE_PREFIX",
+    "EDIT_WINDOW",
     "MAX_LOOKUP_GAP",
     "MAX_RESUBMITS",
     "MAX_TITLE_LENGTH",
@@ -177,6 +193,7 @@ __all__ = [
     "deck_read",
     "deck_reference",
     "default_title",
+    "edit_looked_up",
     "find_deck",
     "fingerprint",
     "give_up",

@@ -43,6 +43,9 @@ CLASSIC_WINDOW = 600.0
 #: Default window, agent: Gamma documents no agent duration; its runs plan and read sources before
 #: writing card by card (its ``gamma`` appears while still pending), so twice the classic window.
 AGENT_WINDOW = 1200.0
+#: Default window, agent edits: an edit is an agent run on an existing deck (Gamma documents no
+#: duration), so the agent's window.
+EDIT_WINDOW = AGENT_WINDOW
 #: A found deck counts as finished once its ``updatedTime`` stayed the same this long (W1).
 QUIET_PERIOD = 60.0
 #: What a reconciled deck's XCom ``generation_id`` starts with: Gamma gave no generation id, so the
@@ -163,6 +166,9 @@ class Submission:
     :param updated: its ``updatedTime`` as last read; ``quiet_since``: when that value was first seen;
         ``checked_at``: when it was last read (epoch seconds).
     :param finished: the deck was confirmed finished (W1).
+    :param edit_of: for an agent edit, the gamma it edits: a lost answer is settled by reading that
+        gamma (E1-E3), not by search.
+    :param before: that gamma's ``updatedTime`` read just before the first POST.
     """
 
     fingerprint: str
@@ -179,6 +185,8 @@ class Submission:
     quiet_since: float = 0.0
     checked_at: float = 0.0
     finished: bool = False
+    edit_of: str | None = None
+    before: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "lookups": list(self.lookups), "candidates": list(self.candidates)}
@@ -205,6 +213,8 @@ class Submission:
                 quiet_since=float(data.get("quiet_since") or 0.0),
                 checked_at=float(data.get("checked_at") or 0.0),
                 finished=data.get("finished") is True,
+                edit_of=str(data["edit_of"]) if data.get("edit_of") else None,
+                before=str(data["before"]) if data.get("before") else None,
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -213,11 +223,22 @@ class Submission:
         """This record as noted just before a POST carrying ``marker`` (``None``: no reference, and
         then a lost answer is looked for among candidates only with ``by_candidates``)."""
         return replace(
-            Submission(self.fingerprint, self.max_tries, resubmits=self.resubmits),
+            Submission(
+                self.fingerprint,
+                self.max_tries,
+                resubmits=self.resubmits,
+                edit_of=self.edit_of,
+                before=self.before,
+            ),
             marker=marker,
             sent_at=now,
             by_candidates=marker is None and by_candidates,
         )
+
+    def editing(self, gamma_id: str, updated: str | None) -> Submission:
+        """This record for an agent edit of ``gamma_id``, whose ``updatedTime`` before the first POST
+        was ``updated`` (kept by later sends: a resend must not hide a change the first one made)."""
+        return replace(self, edit_of=gamma_id, before=self.before if self.sent_at else updated)
 
     def refused(self) -> Submission:
         """This record once Gamma certainly started nothing (the next try submits at once)."""
@@ -239,11 +260,12 @@ class Submission:
         """How the deck was to be found, when the POST went out, what each lookup saw and the deck
         found, if any: for the user to check."""
         sent = datetime.fromtimestamp(self.sent_at, UTC).isoformat(timespec="seconds")
-        how = (
-            f"reference {self.marker} in the deck title"
-            if self.marker
-            else "no reference in the title (the agent takes no title, or title_reference is off)"
-        )
+        if self.edit_of:
+            how = f"an edit of gamma {self.edit_of}, updated {self.before or '(unknown)'} before the POST"
+        elif self.marker:
+            how = f"reference {self.marker} in the deck title"
+        else:
+            how = "no reference in the title (the agent takes no title, or title_reference is off)"
         looked = "; ".join(self.lookups[-8:]) or "no lookup yet"
         text = f"{how}, POST sent {sent}; lookups: {looked}"
         if self.deck is not None:

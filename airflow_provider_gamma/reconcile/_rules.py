@@ -134,6 +134,28 @@ def deck_read(record: Submission, gamma: Mapping[str, Any], now: float) -> tuple
     return record.noted(f"deck {deck['id']} updated {updated or '(not given)'}", now), outcome
 
 
+def edit_looked_up(record: Submission, gamma: Mapping[str, Any], now: float) -> tuple[Submission, Outcome]:
+    """What reading the edited gamma after an uncertain edit POST saw (rules E1-E2): its
+    ``updatedTime`` moved since the record's ``before`` (the edit took effect, or is writing), or not."""
+    updated = gamma.get("updatedTime") if isinstance(gamma.get("updatedTime"), str) else None
+    if updated is None or record.before is None:
+        why = "Gamma reports no updatedTime for the edited gamma, so whether the edit took effect cannot be told"
+        return record.noted(f"gamma {record.edit_of}: no updatedTime to compare", now), LookupFailed(
+            now, why, transient=False
+        )
+    if _instant(updated) == _instant(record.before):
+        return record.noted(f"gamma {record.edit_of} unchanged since before the POST", now), NoDeck(now)
+    deck: Any = {
+        "id": str(gamma.get("id") or record.edit_of),
+        **{key: gamma[key] for key in ("title", "url") if isinstance(gamma.get(key), str)},
+        "updatedTime": updated,
+    }
+    record = replace(record, deck=deck, updated=updated, quiet_since=now, checked_at=now)
+    return record.noted(f"gamma {deck['id']} changed since the POST: updated {updated}", now), DeckSeen(
+        deck, now
+    )
+
+
 def read_failed(record: Submission, error: str, *, transient: bool, now: float) -> tuple[Submission, Outcome]:
     """Reading the found deck got no usable answer, and the record with it noted."""
     deck = record.deck["id"] if record.deck else "found"
@@ -229,7 +251,7 @@ def resume(record: Submission) -> Decision:
     the triggerer (rule S4)."""
     if record.deck is not None:
         return Found(record.deck) if record.finished else CheckDeck(record.deck["id"])  # type: ignore[arg-type]
-    if record.marker or record.by_candidates:
+    if record.marker or record.by_candidates or record.edit_of:
         return LookUpNow()
     return GiveUp(_UNSEARCHABLE)
 
@@ -266,7 +288,7 @@ def decide(
         finished when it is seen.
     :param finish_by: seconds after the POST by which a found deck must be finished.
     """
-    if record.marker is None and not record.by_candidates:
+    if record.marker is None and not record.by_candidates and not record.edit_of:
         return GiveUp(_UNSEARCHABLE)
     if isinstance(last, LookupFailed) and last.not_enabled:
         return give_up(record, _NOT_ENABLED)
