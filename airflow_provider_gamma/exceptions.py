@@ -73,6 +73,15 @@ class GammaArchivedError(GammaValidationError):
     export another gamma); retrying cannot help."""
 
 
+class GammaEditInProgressError(GammaError):
+    """Gamma refused an agent edit because another edit of the same gamma is running (Gamma runs one
+    edit per gamma at a time). This edit was not started and nothing was billed for it.
+
+    Not a task failure: the running edit may be this task's own (a POST whose answer was lost), so the
+    edit operator treats this refusal as evidence to settle, and a later try may start the edit.
+    """
+
+
 class GammaNotFoundError(GammaError, AirflowFailException):
     """The generation (or route) does not exist (HTTP 404)."""
 

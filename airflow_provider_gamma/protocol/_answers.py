@@ -36,6 +36,7 @@ from airflow_provider_gamma.protocol._models import (
     Page,
 )
 from airflow_provider_gamma.protocol._ratelimit import RateLimit, parse_retry_after
+from airflow_provider_gamma.protocol._refusals import living_refusal
 from airflow_provider_gamma.protocol._requests import API_PREFIX, ApiRequest
 
 
@@ -117,6 +118,8 @@ def error_for(request: ApiRequest, response: ApiResponse) -> GammaError:
         message += " (Gamma rolls search out gradually: it is not enabled for this workspace yet)"
     elif status in (400, 403, 409, 422) and _starts_export(request) and "archived" in message.lower():
         error_class = GammaArchivedError  # documented: no export of an archived gamma; its status is not
+    elif (refusal := living_refusal(request, status, message)) is not None:
+        error_class, message = refusal
     return error_class(message, http_status=status, request_id=request_id)
 
 

@@ -24,6 +24,12 @@ class ApiRequest:
         certainly did not act on it (429, or the connection never opened).
     :param timeout: seconds this call may take at most, when shorter than the connection's timeout
         (e.g. what is left of the task's ``execution_timeout``).
+    :param content_type: the ``Content-Type`` of a raw body (an upload) sent instead of ``json``. The
+        bytes are not part of the request: the caller hands the transport a fresh source per attempt.
+    :param content_length: the raw body's length in bytes, sent as ``Content-Length`` (Gamma refuses
+        chunked uploads); set together with ``content_type``.
+    :param min_timeout: seconds each attempt may take at least, whatever the connection's timeout (a
+        streamed upload of many MiB needs longer than a JSON call); ``timeout`` still caps it.
     """
 
     method: str
@@ -32,10 +38,31 @@ class ApiRequest:
     json: Mapping[str, Any] | None = None
     starts_generation: bool = False
     timeout: float | None = None
+    content_type: str | None = None
+    content_length: int | None = None
+    min_timeout: float | None = None
+
+    @property
+    def streams_body(self) -> bool:
+        """Whether the call sends a raw body of ``content_length`` bytes (an upload), not JSON."""
+        return self.content_length is not None
+
+    def body_headers(self) -> dict[str, str]:
+        """``Content-Type`` and ``Content-Length`` of a raw body; empty for a JSON call."""
+        if self.content_length is None:
+            return {}
+        return {
+            "Content-Type": self.content_type or "application/octet-stream",
+            "Content-Length": str(self.content_length),
+        }
 
     def timeout_within(self, connection_timeout: float) -> float:
-        """The seconds to allow this call: the connection's timeout, or less when the call says so."""
-        return connection_timeout if self.timeout is None else min(self.timeout, connection_timeout)
+        """The seconds to allow one attempt: the connection's timeout (or ``min_timeout`` when longer),
+        or less when the call says so."""
+        allowed = (
+            connection_timeout if self.min_timeout is None else max(connection_timeout, self.min_timeout)
+        )
+        return allowed if self.timeout is None else min(self.timeout, allowed)
 
     def url(self, base_url: str) -> str:
         query = f"?{urlencode(self.params)}" if self.params else ""
