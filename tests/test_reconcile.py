@@ -607,10 +607,13 @@ def _gamma(updated: str | None) -> dict[str, Any]:
 
 
 def test_an_edit_record_keeps_its_gamma_and_the_time_before_the_first_post_across_sends() -> None:
-    assert EDIT_SENT.edit_of == "g_board" and EDIT_SENT.before == BEFORE
+    assert EDIT_SENT.edit_of == "g_board"
+    assert EDIT_SENT.before == BEFORE
     # A resend notes nothing new about "before": the first POST may have changed the gamma since.
     resent = EDIT_SENT.editing("g_board", "2026-12-07T09:05:00.000Z").sending(None, SENT + 700)
-    assert resent.before == BEFORE and resent.edit_of == "g_board" and resent.sent_at == SENT + 700
+    assert resent.before == BEFORE
+    assert resent.edit_of == "g_board"
+    assert resent.sent_at == SENT + 700
     assert Submission.from_json(resent.to_json()) == resent
     assert "an edit of gamma g_board" in resent.evidence()
 
@@ -627,12 +630,15 @@ def test_e2_an_unchanged_gamma_is_read_again_until_the_window_closes_then_the_ed
     assert isinstance(decide(record, SENT + 11, outcome, window=WINDOW), WaitUntil)
     record, outcome = reconcile.edit_looked_up(record, _gamma(BEFORE), CLOSES)
     again = decide(record, CLOSES, outcome, window=WINDOW)
-    assert isinstance(again, SendAgain) and again.record.resubmits == 1
+    assert isinstance(again, SendAgain)
+    assert again.record.resubmits == 1
 
 
 def test_e1_a_changed_gamma_is_the_edit_returned_only_once_it_stopped_changing() -> None:
     record, outcome = reconcile.edit_looked_up(EDIT_SENT, _gamma("2026-12-07T09:03:00Z"), SENT + 30)
-    assert isinstance(outcome, DeckSeen) and record.deck is not None and record.deck["id"] == "g_board"
+    assert isinstance(outcome, DeckSeen)
+    assert record.deck is not None
+    assert record.deck["id"] == "g_board"
     # W2: the change counts as the first read; the gamma is read again a quiet period later.
     assert decide(record, SENT + 31, outcome, window=WINDOW, quiet=60.0) == WaitUntil(SENT + 90)
     assert decide(record, SENT + 90, outcome, window=WINDOW, quiet=60.0) == CheckDeck("g_board")
@@ -640,12 +646,14 @@ def test_e1_a_changed_gamma_is_the_edit_returned_only_once_it_stopped_changing()
     assert isinstance(decide(record, SENT + 41, outcome, window=WINDOW, quiet=60.0), WaitUntil)
     record, outcome = deck_read(record, _gamma("2026-12-07T09:03:40Z"), SENT + 101)
     found = decide(record, SENT + 101, outcome, window=WINDOW, quiet=60.0)
-    assert isinstance(found, Found) and found.deck["id"] == "g_board"
+    assert isinstance(found, Found)
+    assert found.deck["id"] == "g_board"
 
 
 def test_an_edited_gamma_without_an_updated_time_cannot_settle_the_edit() -> None:
     record, outcome = reconcile.edit_looked_up(EDIT_SENT, _gamma(None), SENT + 10)
-    assert isinstance(outcome, LookupFailed) and not outcome.transient
+    assert isinstance(outcome, LookupFailed)
+    assert not outcome.transient
     assert isinstance(decide(record, SENT + 10, outcome, window=WINDOW), GiveUp)
     unknown_before = replace(EDIT_SENT, before=None)
     _, outcome = reconcile.edit_looked_up(unknown_before, _gamma(BEFORE), SENT + 10)
