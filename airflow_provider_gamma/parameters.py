@@ -12,10 +12,12 @@ fields Gamma adds later go through ``extra_body``.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_provider_gamma._checks import (
     Check,
@@ -28,6 +30,7 @@ from airflow_provider_gamma._checks import (
     integer,
     list_of,
     mapping,
+    short,
     strings,
     text,
     urls,
@@ -63,6 +66,8 @@ MAX_INPUT_CHARS = 400_000
 #: Paid plans' ceiling for an agent deck (Free stops at 10).
 MAX_AGENT_CARDS = 100
 MAX_SOURCE_URLS = 10
+#: Gamma's import guide: "A generation takes up to 50 files and 250 MiB in total".
+MAX_FILES = 50
 MAX_PAGES = 50
 #: Ultra's ceiling; Pro, Teams and Business stop at 60 and Gamma answers 400 above the plan's limit.
 MAX_CARDS = 75
@@ -131,6 +136,21 @@ _sharing_options = mapping(
     }
 )
 _folder_ids = strings(min_items=1, max_items=1)
+_upload_object = mapping({"uploadId": text(), "filename": text(1, 500)}, required=("uploadId",))
+
+
+def _upload_ref(path: str, value: Any) -> None:
+    """One entry of ``files``: an upload id (``uploadId`` of ``POST /v1.0/uploads``), or the
+    ``{"uploadId": ..., "filename": ...}`` Gamma's import guide describes."""
+    if isinstance(value, Mapping):
+        _upload_object(path, value)
+    elif not isinstance(value, str) or not value.strip():
+        fail(
+            path, value, "must be an upload id (a string from GammaHook.upload_file) or a dict with uploadId"
+        )
+
+
+_files = list_of(_upload_ref, 1, MAX_FILES)
 _title = text(1, 500)
 _export_as = enum(*EXPORT_FORMATS)
 _image_style = text(0, 5000)
@@ -228,11 +248,27 @@ AGENT_FIELDS: dict[str, tuple[str, Check]] = {
     "numCards": ("num_cards", integer(1, MAX_AGENT_CARDS, " (10 on the Free plan)")),
     "quality": ("quality", enum(*AGENT_QUALITIES)),
     "sourceUrls": ("source_urls", urls(MAX_SOURCE_URLS)),
+    "files": ("files", _files),
     "templateId": ("template_id", text()),
     "disableConnectors": ("disable_connectors", boolean),
     "folderId": ("folder_id", text()),
     "exportAs": ("export_as", _export_as),
     "sharingOptions": ("sharing_options", _sharing_options),
+}
+
+
+#: ``POST /v1.0/agent/gammas/{gammaId}/edits``: an agent edit of an existing gamma (same deck, same
+#: link). Gamma's page documents ``prompt`` and ``files``; its own n8n node also sends ``quality`` and
+#: ``disableConnectors``. ``additionalInstructions`` and ``exportAs`` are the agent generation's and
+#: are a guess here (the edit page's schema could not be read whole): Gamma answers 400 to a key it does
+#: not take, which makes no edit and costs nothing. Fields it adds later go through ``extra_body``.
+EDIT_FIELDS: dict[str, tuple[str, Check]] = {
+    "prompt": ("prompt", text(1, MAX_INPUT_CHARS)),
+    "additionalInstructions": ("additional_instructions", text(0, 5000)),
+    "files": ("files", _files),
+    "quality": ("quality", enum(*AGENT_QUALITIES)),
+    "disableConnectors": ("disable_connectors", boolean),
+    "exportAs": ("export_as", _export_as),
 }
 
 
@@ -345,6 +381,18 @@ def agent_body(*, prompt: Any, extra_body: Mapping[str, Any] | None = None, **op
     return _build(AGENT_FIELDS, ("prompt",), {"prompt": prompt, **options}, extra_body)
 
 
+def edit_body(*, prompt: Any, extra_body: Mapping[str, Any] | None = None, **options: Any) -> dict[str, Any]:
+    """The JSON body of ``POST /v1.0/agent/gammas/{gammaId}/edits``; see :data:`EDIT_FIELDS`.
+
+    :param prompt: what to change, in words (e.g. this week's figures and where they go).
+    :param options: ``additional_instructions``, ``files`` (upload ids), ``quality``,
+        ``disable_connectors``, ``export_as``.
+    :raises GammaParameterError: a missing prompt, an unknown keyword or a bad value.
+    """
+    _reject_unknown(options, EDIT_FIELDS)
+    return _build(EDIT_FIELDS, ("prompt",), {"prompt": prompt, **options}, extra_body)
+
+
 def _reject_unknown(options: Mapping[str, Any], fields: Mapping[str, tuple[str, Check]]) -> None:
     known = [keyword for keyword, _ in fields.values()]
     for keyword in options:
@@ -382,3 +430,55 @@ def check_conn_id(value: Any, name: str = "gamma_conn_id") -> None:
     """
     if not is_unresolved(value) and (not isinstance(value, str) or not value.strip()):
         fail(name, value, "must be a connection id such as 'gamma_default'")
+
+
+_FILE_FORMS = (
+    "an ObjectStoragePath, a URI such as 's3://bucket/figures.csv' or 'file:///data/figures.csv', or "
+    "an absolute local path"
+)
+
+
+def check_files(value: Any, name: str = "files") -> None:
+    """Check an operator's ``files=`` as given (when the DAG is parsed): up to 50 files for the agent
+    to read, each an :class:`~airflow.sdk.ObjectStoragePath`, a URI whose scheme has an Airflow
+    filesystem (``s3://``, ``gs://``, ``file://`` ...) or an absolute local path. ``None`` (no files),
+    a Jinja string and an ``XComArg`` pass, as a whole or as an item, until rendered.
+
+    :raises GammaParameterError: naming ``name`` (and the item's index) and what is allowed.
+    """
+    if value is None or is_unresolved(value):
+        return
+    if isinstance(value, str | os.PathLike) or not isinstance(value, list | tuple):
+        fail(name, value, f"must be a list of files to upload, each {_FILE_FORMS} (wrap one file in [...])")
+    if len(value) > MAX_FILES:
+        fail(name, short(repr(value)), f"at most {MAX_FILES} files (Gamma's limit per generation)")
+    for index, item in enumerate(value):
+        _check_file(f"{name}[{index}]", item)
+
+
+def _check_file(path: str, value: Any) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    if isinstance(value, ObjectStoragePath) or is_unresolved(value):
+        return
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        fail(path, value, f"must be a file to upload: {_FILE_FORMS}")
+    scheme = urlsplit(value).scheme.lower()
+    if not scheme:
+        if not os.path.isabs(value):
+            fail(path, value, "a local path must be absolute (or use a URI such as 'file:///path')")
+        return
+    from airflow_provider_gamma.landing._paths import registered_schemes
+
+    known = registered_schemes()
+    if known is not None and scheme not in known:
+        hint = " (a web page goes in source_urls)" if scheme in ("http", "https") else ""
+        fail(
+            path,
+            value,
+            f"no Airflow filesystem handles {scheme}://{hint}; available: {', '.join(sorted(known))}. "
+            "Install the provider that adds it: airflow-provider-gamma[s3] for s3://, [gcs] for gs://, "
+            "[azure] for abfs://",
+        )
