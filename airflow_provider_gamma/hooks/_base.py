@@ -20,13 +20,21 @@ from airflow_provider_gamma import parameters, protocol
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID, MAX_TIMEOUT, GammaSettings, settings_from
 from airflow_provider_gamma.get_provider_info import UI_FIELD_BEHAVIOUR
 from airflow_provider_gamma.hooks import _settings_cache
-from airflow_provider_gamma.hooks._transport import AsyncTransport, SyncTransport
-from airflow_provider_gamma.protocol import ApiRequest, Export, Generation, RateBudget, RateLimit, RetryPolicy
+from airflow_provider_gamma.hooks._transport import AsyncTransport, OpenBody, SyncTransport
+from airflow_provider_gamma.protocol import (
+    ApiRequest,
+    Edit,
+    Export,
+    Generation,
+    RateBudget,
+    RateLimit,
+    RetryPolicy,
+)
 
 if TYPE_CHECKING:
     import requests
 
-_Job = TypeVar("_Job", Generation, Export)
+_Job = TypeVar("_Job", Generation, Export, Edit)
 
 
 class GammaClient(BaseHook):
@@ -119,7 +127,14 @@ class GammaClient(BaseHook):
             self._transport = SyncTransport(self.settings)
         return self._transport
 
-    def _call(self, request: ApiRequest) -> Any:
+    def _call(self, request: ApiRequest, *, body: OpenBody | None = None) -> Any:
+        """Send ``request`` through the attempt flow and return its payload (or raise its error).
+
+        :param body: for a request that streams a raw body (an upload): opens a fresh reader of it,
+            at its first byte, for each attempt.
+        """
+        if request.streams_body != (body is not None):
+            raise ValueError(f"{request.describe()}: a raw body needs both content_length and a source")
         transport = self._sync_transport
         flow = protocol.attempt_flow(
             request,
@@ -129,7 +144,7 @@ class GammaClient(BaseHook):
             clock=time.monotonic,
         )
         try:
-            return transport.run(flow, self.log)
+            return transport.run(flow, self.log, body=body)
         finally:
             self.rate_limit = transport.rate_limit or self.rate_limit
 
@@ -145,6 +160,8 @@ class GammaClient(BaseHook):
                 self._shared = None
 
     async def _acall(self, request: ApiRequest) -> Any:
+        if request.streams_body:  # uploads go from workers only (the triggerer waits, it sends no files)
+            raise ValueError(f"{request.describe()} streams a body: send it with the sync hook")
         shared = self._shared
         if shared is None:
             async with self.async_session():

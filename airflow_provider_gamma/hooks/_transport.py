@@ -17,6 +17,11 @@ decided once, here or in the protocol, never per driver:
   or a proxy that refused the tunnel sent nothing, so even a POST that starts a generation may be sent
   again (:func:`~airflow_provider_gamma.protocol.may_have_started_generation`).
 - **How big an answer may be**: :data:`~airflow_provider_gamma.protocol.MAX_ANSWER_BYTES`.
+- **How a raw body goes out** (an upload; workers only, the triggerer uploads nothing): read from a
+  source opened afresh for each attempt (a retry sends it again from its first byte), in chunks of
+  :data:`BODY_CHUNK_SIZE` as the socket takes them, with the exact ``Content-Length`` the request
+  states. The attempt may take the request's longer deadline, but each socket operation still ends
+  after the connection's timeout, so a stalled upload is cut.
 - **What is counted**: each answer, once, as it arrives (:func:`~airflow_provider_gamma._metrics.count_answer`:
   polls and 429s).
 """
@@ -33,13 +38,14 @@ import ssl
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_gamma import _metrics, protocol
 from airflow_provider_gamma.connection import GammaSettings
-from airflow_provider_gamma.exceptions import GammaConfigurationError, GammaTransportError
+from airflow_provider_gamma.exceptions import GammaConfigurationError, GammaError, GammaTransportError
 from airflow_provider_gamma.protocol import (
+    ApiRequest,
     ApiResponse,
     AttemptFlow,
     Outcome,
@@ -55,6 +61,12 @@ if TYPE_CHECKING:
 
 #: Bytes per socket read of an API answer.
 READ_SIZE = 64 * 1024
+#: Bytes per read of a streamed request body from its source, and per socket write: small enough that
+#: one write ends well within the connection's timeout on a slow link (a stall is cut per write).
+BODY_CHUNK_SIZE = 64 * 1024
+
+#: Opens one attempt's reader of a streamed request body, at its first byte; the transport closes it.
+OpenBody = Callable[[], IO[bytes]]
 
 
 # --- what both drivers share ----------------------------------------------------------------------
@@ -112,33 +124,78 @@ class SyncTransport:
         #: Rate-limit headers of the newest answer.
         self.rate_limit: RateLimit | None = None
 
-    def run(self, flow: AttemptFlow, log: logging.Logger | Any) -> Any:
-        """Drive ``flow`` to its end over this session; returns its payload or raises its error."""
-        return drive(flow, self.send, log)
+    def run(self, flow: AttemptFlow, log: logging.Logger | Any, *, body: OpenBody | None = None) -> Any:
+        """Drive ``flow`` to its end over this session; returns its payload or raises its error.
 
-    def send(self, step: Send) -> Outcome:
+        :param body: opens the raw body of a request that streams one (``request.streams_body``), once
+            per attempt.
+        """
+        return drive(flow, self.send if body is None else functools.partial(self.send, body=body), log)
+
+    def send(self, step: Send, body: OpenBody | None = None) -> Outcome:
         request, settings = step.request, self.settings
-        with attempt_deadline(step.timeout) as progress:
+        with attempt_deadline(step.timeout) as progress, ExitStack() as sources:
             try:
+                data = None if body is None else StreamedBody(request, sources.enter_context(body()))
                 with self.session.request(
                     request.method,
                     request.url(settings.base_url),
                     json=request.json,
-                    timeout=step.timeout,
+                    data=data,
+                    headers=request.body_headers(),
+                    # per socket operation; the whole attempt ends at step.timeout (attempt_deadline)
+                    timeout=min(step.timeout, settings.timeout),
                     allow_redirects=False,
                     stream=True,
                 ) as response:
-                    body, oversize = _read_capped(response)
-            # requests', urllib3's and http.client's errors, socket errors and anything else a library
-            # raises mid-request: a failed attempt, classified by _failed alone.
+                    answer, oversize = _read_capped(response)
+            except GammaError as error:  # the body's source changed size: sending it again cannot help
+                return error
+            # requests', urllib3's and http.client's errors, socket errors, a source's read errors and
+            # anything else a library raises mid-request: a failed attempt, classified by _failed alone.
             except Exception as error:
                 return _failed(step, error, progress.sent, time.monotonic() >= progress.deadline)
-        answer = ApiResponse.received(
-            response.status_code, response.headers, body, secret=settings.api_key, oversize=oversize
+        received = ApiResponse.received(
+            response.status_code, response.headers, answer, secret=settings.api_key, oversize=oversize
         )
-        _metrics.count_answer(request, answer.status, conn_id=settings.conn_id)
-        self.rate_limit = answer.rate_limit
-        return answer
+        _metrics.count_answer(request, received.status, conn_id=settings.conn_id)
+        self.rate_limit = received.rate_limit
+        return received
+
+
+class StreamedBody:
+    """One attempt's raw request body, read from ``source`` chunk by chunk as the socket takes it, so
+    the whole body is never in memory. ``len()`` tells ``requests`` the exact ``Content-Length``
+    (nothing is sent chunked); having no ``read`` makes urllib3 send the chunks as they are iterated.
+
+    A source that ends early or holds more than ``request.content_length`` bytes (it changed after its
+    size was taken) stops the body before its last byte, so Gamma never stores a wrong file.
+    """
+
+    def __init__(self, request: ApiRequest, source: IO[bytes]) -> None:
+        self.request = request
+        self.length = request.content_length or 0
+        self.source = source
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[bytes]:
+        left = self.length
+        while left:
+            chunk = self.source.read(min(BODY_CHUNK_SIZE, left))
+            if not chunk:
+                raise self._changed(f"ended after {self.length - left:,} of {self.length:,} bytes")
+            left -= len(chunk)
+            if not left and self.source.read(1):
+                raise self._changed(f"holds more than the {self.length:,} bytes it had")
+            yield chunk
+
+    def _changed(self, what: str) -> GammaError:
+        return GammaError(
+            f"{self.request.describe()}: the file being sent {what} when the upload began; it changed "
+            "while being uploaded, so it was not sent whole (nothing usable reached Gamma)"
+        )
 
 
 def drive(flow: AttemptFlow, send: Callable[[Send], Outcome], log: logging.Logger | Any) -> Any:
@@ -344,8 +401,11 @@ def _failed(step: Send, error: BaseException, sent: bool, out_of_time: bool) -> 
 
 
 __all__ = [
+    "BODY_CHUNK_SIZE",
     "CURRENT_ATTEMPT",
     "AsyncTransport",
+    "OpenBody",
+    "StreamedBody",
     "SyncTransport",
     "attempt_deadline",
     "ca_for",
