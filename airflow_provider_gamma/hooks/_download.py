@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow_provider_gamma import protocol
 from airflow_provider_gamma.connection import GammaSettings
 from airflow_provider_gamma.exceptions import GammaError, GammaExportError, GammaTransportError
+from airflow_provider_gamma.hooks._base import GammaClient
 from airflow_provider_gamma.hooks._transport import attempt_deadline, drive, new_sync_session
 from airflow_provider_gamma.protocol import ApiRequest, ApiResponse
 
@@ -236,3 +237,73 @@ def fetch(
                 f"Last error: {error}",
                 http_status=error.http_status,
             ) from error
+
+
+class ExportDownloads(GammaClient):
+    """The export download methods of :class:`~airflow_provider_gamma.hooks.gamma.GammaHook`."""
+
+    def download_export(
+        self,
+        url: str,
+        write: Callable[[bytes], object],
+        *,
+        chunk_size: int = EXPORT_CHUNK_SIZE,
+        on_headers: Callable[[Mapping[str, str]], object] | None = None,
+        views: bool = False,
+        deadline: float = EXPORT_DOWNLOAD_TIMEOUT,
+    ) -> ExportDownload:
+        """Stream an export into ``write`` chunk by chunk (memory stays flat) and check it arrived whole;
+        with no credentials of any kind, through the connection's proxy and CA settings.
+
+        :param url: the generation's or export's ``exportUrl``.
+        :param write: called with each chunk of the body, in order.
+        :param chunk_size: bytes per chunk.
+        :param on_headers: called with the response headers of a 200 answer before any of the body is
+            read (e.g. to pick a file name from ``Content-Type``); an exception it raises stops the
+            download and propagates.
+        :param views: pass ``write`` read-only ``memoryview`` objects over a reused buffer instead of
+            ``bytes`` (one copy less per chunk); each is valid only during the call.
+        :param deadline: seconds the whole download may take, however slowly the host sends it.
+        :raises GammaError: the export host's HTTP error (403 = expired or bad signature, 5xx =
+            :class:`GammaServerError`), or :class:`GammaTransportError` when the connection failed,
+            the body was cut short or the deadline passed.
+        """
+        self._refuse_non_http(url)
+        return download_export(
+            self.settings,
+            url,
+            write,
+            chunk_size=chunk_size,
+            on_headers=on_headers,
+            views=views,
+            deadline=deadline,
+        )
+
+    def fetch_export(
+        self,
+        url: str,
+        write: Callable[[bytes], object],
+        *,
+        reset: Callable[[], object],
+        refresh: Callable[[], str] | None = None,
+        on_headers: Callable[[Mapping[str, str]], object] | None = None,
+        views: bool = False,
+        what: str = "the export",
+    ) -> ExportDownload:
+        """:meth:`download_export`, retried by the attempt flow like every API call: a transient failure
+        (5xx, a dropped, cut or drip-fed download) is retried on :attr:`retry_policy` after ``reset()``
+        threw the attempt's bytes away; a 403 from the export host (an expired signature) asks
+        ``refresh()`` for a fresh URL, once. Raises :class:`GammaExportError` naming ``what`` when it
+        gives up, with nothing written."""
+
+        def download(current: str) -> ExportDownload:
+            return self.download_export(current, write, on_headers=on_headers, views=views)
+
+        return fetch(url, download, self.retry_policy, self.log, reset=reset, refresh=refresh, what=what)
+
+    @staticmethod
+    def _refuse_non_http(url: str) -> None:
+        if not url.lower().startswith(("https://", "http://")):
+            raise GammaExportError(
+                f"refusing to download a non-http(s) export URL: {url.split('?', maxsplit=1)[0]!r}"
+            )

@@ -6,12 +6,16 @@ Every endpoint is a few lines over one chokepoint per colour (``_call``, ``_acal
 ``hooks/_base.py``), which run the protocol's one attempt flow through the transport drivers of
 ``hooks/_transport.py``: a request is retried, paced, bounded and classified the same from a worker
 and from the triggerer.
+
+Here: generations, agent edits, gammas, themes, folders, exports and the two searches. Inherited, each
+group with its own machinery: uploads (``hooks/_upload.py``), a deck's analytics
+(``hooks/_analytics.py``) and export downloads (``hooks/_download.py``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -24,26 +28,29 @@ from airflow_provider_gamma.exceptions import (
     GammaSearchNotEnabledError,
 )
 from airflow_provider_gamma.get_provider_info import CONN_TYPE
-from airflow_provider_gamma.hooks import _download
-from airflow_provider_gamma.hooks._base import GammaClient
-from airflow_provider_gamma.hooks._download import EXPORT_CHUNK_SIZE, ExportDownload
+from airflow_provider_gamma.hooks._analytics import AnalyticsEndpoints
+from airflow_provider_gamma.hooks._download import EXPORT_CHUNK_SIZE, ExportDownload, ExportDownloads
+from airflow_provider_gamma.hooks._upload import UploadEndpoints
 from airflow_provider_gamma.protocol import (
     ApiRequest,
     ArchiveResult,
     DeleteResult,
+    Edit,
+    EditCreated,
     Export,
     Folder,
     Gamma,
     GammaHit,
     Generation,
     GenerationCreated,
+    TemplateSearch,
     Theme,
 )
 
 __all__ = ["EXPORT_CHUNK_SIZE", "ExportDownload", "GammaHook"]
 
 
-class GammaHook(GammaClient):
+class GammaHook(UploadEndpoints, AnalyticsEndpoints, ExportDownloads):
     """Talks to the Gamma API with the key of a ``gamma`` connection.
 
     Reads are retried on 429 (honouring ``Retry-After``), 5xx and network failures. The calls that
@@ -166,6 +173,73 @@ class GammaHook(GammaClient):
             )
         return generation
 
+    # --- agent edits (one deck kept current: same gamma, same link) -----------------------------------
+
+    def submit_edit(
+        self, gamma_id: str, body: Mapping[str, Any], *, timeout: float | None = None
+    ) -> EditCreated:
+        """``POST /v1.0/agent/gammas/{gammaId}/edits`` with a ready body (see
+        :func:`parameters.edit_body`): the agent edits an existing gamma in place. Billed, so sent
+        like a generation: retried only when Gamma certainly did not act on it.
+
+        :param gamma_id: the gamma's file id, or the doc id of its ``gamma.app/docs`` URL.
+        :param timeout: seconds the POST may take at most, if less than the connection's timeout.
+        :raises GammaEditInProgressError: another edit of this gamma is running (Gamma runs one at a
+            time); this one was not started.
+        :raises GammaPermissionError: the key has no edit permission on the gamma.
+        :raises GammaSubmissionUncertainError: the POST may have started an edit whose id never
+            arrived; never retried here.
+        """
+        request = protocol.create_edit_request(gamma_id, body, timeout=timeout)
+        created = protocol.read_edit_created(request, self._call(request))
+        self.log.info("Gamma accepted an edit of gamma %s: %s", gamma_id, created["editId"])
+        if created.get("warnings"):
+            self.log.warning("Gamma warnings for edit %s: %s", created["editId"], created["warnings"])
+        return created
+
+    def create_edit(self, gamma_id: str, prompt: str, **options: Any) -> str:
+        """Start an agent edit of ``gamma_id`` and return its id. Billed. ``options`` as
+        :func:`parameters.edit_body` takes them (``files`` as upload ids, ``quality`` ...)."""
+        return self.submit_edit(gamma_id, parameters.edit_body(prompt=prompt, **options))["editId"]
+
+    def get_edit(self, edit_id: str) -> Edit:
+        """An edit's status (``pending``, ``completed`` or ``failed``), with the gamma's id and URL and,
+        once it ended, ``summary``, ``credits`` or ``error``."""
+        request = protocol.get_edit_request(edit_id)
+        return protocol.read_edit(request, self._call(request))
+
+    async def aget_edit(self, edit_id: str) -> Edit:
+        """:meth:`get_edit` for the event loop (uses the shared async session)."""
+        request = protocol.get_edit_request(edit_id)
+        return protocol.read_edit(request, await self._acall(request))
+
+    def wait_for_edit(
+        self,
+        edit_id: str,
+        *,
+        poll_interval: float = 5.0,
+        timeout: float = 600.0,
+        deadline: float | None = None,
+    ) -> Edit:
+        """Poll until the edit is ``completed`` or ``failed`` and return it (a failure is returned, not
+        raised; see :func:`protocol.edit_failure_reason`). Raises :class:`GammaGenerationTimeoutError`
+        naming the edit when it is still pending at the deadline.
+
+        :param poll_interval: seconds between polls; stretched to 15 s when the rate budget runs low.
+        :param timeout: seconds to wait, counted from now.
+        :param deadline: absolute wall-clock end (epoch seconds); wins over ``timeout`` when given.
+        """
+        edit = self._wait(
+            lambda: self.get_edit(edit_id),
+            poll_interval,
+            deadline if deadline is not None else time.time() + timeout,
+        )
+        if edit is None:
+            raise GammaGenerationTimeoutError(
+                f"edit {edit_id} was still pending at the deadline", generation_id=edit_id
+            )
+        return edit
+
     # --- themes, folders, gammas ---------------------------------------------------------------------
 
     def search_gammas(
@@ -203,6 +277,21 @@ class GammaHook(GammaClient):
             limit=limit,
         )
         return protocol.read_search(request, self._call(request))
+
+    def search_templates(
+        self, query: str | None = None, *, limit: int = protocol.MAX_TEMPLATE_LIMIT
+    ) -> TemplateSearch:
+        """The workspace's templates and Gamma's official ones matching ``query`` (by relevance; without
+        a query, most recently edited first): one request, as Gamma documents no further pages.
+
+        A ``workspaceTemplates`` id may start a from-template generation (``gamma_id``);
+        ``exploreTemplates`` (Gamma's official ones) may not.
+
+        :param query: words to match in titles and text.
+        :param limit: most templates per list, 1 to 25 (Gamma's ceiling).
+        """
+        request = protocol.search_templates_request(query, limit=limit)
+        return protocol.read_template_search(request, self._call(request))
 
     def get_gamma(self, gamma_id: str) -> Gamma:
         """A gamma's metadata (title, URL, type, archived, times, author, theme) by its file id or the
@@ -308,73 +397,3 @@ class GammaHook(GammaClient):
         except GammaError as error:
             return True, f"{message}. Search could not be checked: {error}"
         return True, f"{message}; search is enabled, so a lost POST answer can be settled"
-
-    # --- exports ------------------------------------------------------------------------------------
-
-    def download_export(
-        self,
-        url: str,
-        write: Callable[[bytes], object],
-        *,
-        chunk_size: int = EXPORT_CHUNK_SIZE,
-        on_headers: Callable[[Mapping[str, str]], object] | None = None,
-        views: bool = False,
-        deadline: float = _download.EXPORT_DOWNLOAD_TIMEOUT,
-    ) -> ExportDownload:
-        """Stream an export into ``write`` chunk by chunk (memory stays flat) and check it arrived whole;
-        with no credentials of any kind, through the connection's proxy and CA settings.
-
-        :param url: the generation's or export's ``exportUrl``.
-        :param write: called with each chunk of the body, in order.
-        :param chunk_size: bytes per chunk.
-        :param on_headers: called with the response headers of a 200 answer before any of the body is
-            read (e.g. to pick a file name from ``Content-Type``); an exception it raises stops the
-            download and propagates.
-        :param views: pass ``write`` read-only ``memoryview`` objects over a reused buffer instead of
-            ``bytes`` (one copy less per chunk); each is valid only during the call.
-        :param deadline: seconds the whole download may take, however slowly the host sends it.
-        :raises GammaError: the export host's HTTP error (403 = expired or bad signature, 5xx =
-            :class:`GammaServerError`), or :class:`GammaTransportError` when the connection failed,
-            the body was cut short or the deadline passed.
-        """
-        self._refuse_non_http(url)
-        return _download.download_export(
-            self.settings,
-            url,
-            write,
-            chunk_size=chunk_size,
-            on_headers=on_headers,
-            views=views,
-            deadline=deadline,
-        )
-
-    def fetch_export(
-        self,
-        url: str,
-        write: Callable[[bytes], object],
-        *,
-        reset: Callable[[], object],
-        refresh: Callable[[], str] | None = None,
-        on_headers: Callable[[Mapping[str, str]], object] | None = None,
-        views: bool = False,
-        what: str = "the export",
-    ) -> ExportDownload:
-        """:meth:`download_export`, retried by the attempt flow like every API call: a transient failure
-        (5xx, a dropped, cut or drip-fed download) is retried on :attr:`retry_policy` after ``reset()``
-        threw the attempt's bytes away; a 403 from the export host (an expired signature) asks
-        ``refresh()`` for a fresh URL, once. Raises :class:`GammaExportError` naming ``what`` when it
-        gives up, with nothing written."""
-
-        def download(current: str) -> ExportDownload:
-            return self.download_export(current, write, on_headers=on_headers, views=views)
-
-        return _download.fetch(
-            url, download, self.retry_policy, self.log, reset=reset, refresh=refresh, what=what
-        )
-
-    @staticmethod
-    def _refuse_non_http(url: str) -> None:
-        if not url.lower().startswith(("https://", "http://")):
-            raise GammaExportError(
-                f"refusing to download a non-http(s) export URL: {url.split('?', maxsplit=1)[0]!r}"
-            )
