@@ -8,9 +8,9 @@ carries its decisions out (POST, look up, sleep or defer, remember the record, f
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -19,8 +19,9 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow_provider_gamma import _cost, parameters, reconcile
 from airflow_provider_gamma._compat import AirflowFailException, conf, task_state_store
 from airflow_provider_gamma._signed_urls import without_signed_urls
-from airflow_provider_gamma.connection import DEFAULT_CONN_ID, GammaSettings
+from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import (
+    GammaEditInProgressError,
     GammaError,
     GammaGenerationFailedError,
     GammaGenerationTimeoutError,
@@ -30,9 +31,13 @@ from airflow_provider_gamma.exceptions import (
     error_from_event,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
-from airflow_provider_gamma.operators import _lookups
+from airflow_provider_gamma.operators import _files, _lookups
+from airflow_provider_gamma.operators._settling import (
+    XCOM_GAMMA_URL,
+    XCOM_GENERATION_ID,
+    _SettlesLostAnswers,
+)
 from airflow_provider_gamma.protocol import (
-    GammaHit,
     Generation,
     GenerationCreated,
     failure_reason,
@@ -41,10 +46,8 @@ from airflow_provider_gamma.protocol import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
+    from airflow.triggers.base import BaseTrigger
 
-XCOM_GENERATION_ID = "generation_id"
-XCOM_GAMMA_URL = "gamma_url"
-XCOM_SUBMISSION = "gamma_submission"
 #: No Gamma generation completes in under ten seconds, so the trigger spends no poll before then.
 DEFAULT_FIRST_POLL_DELAY = 10.0
 
@@ -69,13 +72,6 @@ def generation_failure(generation: Generation) -> GammaGenerationFailedError:
     )
 
 
-def _submission_record(value: Any) -> reconcile.Submission:
-    record = reconcile.Submission.from_json(value)
-    if record is None or not (record.marker or record.by_candidates):
-        raise GammaError(f"Cannot resume looking for an uncertain POST's deck: bad record {value!r}")
-    return record
-
-
 def _max_tries(context: Context) -> int:
     """What Airflow fixed for this try's ``max_tries`` (kept by a retry, set anew by a clear)."""
     max_tries = getattr(context["ti"], "max_tries", None)
@@ -86,7 +82,7 @@ def _title_refused(error: GammaError) -> bool:
     return isinstance(error, GammaValidationError) and "title" in error.message.lower()
 
 
-class _GammaGenerationOperator(BaseOperator):
+class _GammaGenerationOperator(_SettlesLostAnswers):
     """What the generate operators share: submit once, never pay twice, wait or defer, return the result."""
 
     operator_extra_links = (GammaGenerationLink(),)
@@ -97,6 +93,11 @@ class _GammaGenerationOperator(BaseOperator):
     _takes_title: ClassVar[bool] = True
     #: How long after an uncertain POST its deck may still appear (see :mod:`..reconcile`).
     default_reconcile_window: ClassVar[float] = reconcile.CLASSIC_WINDOW
+    #: The key of the job's id in the trigger's event.
+    _event_id_key: ClassVar[str] = "generation_id"
+    #: Sources for the agent to read (``files=`` of the agent and edit operators), and their store's connection.
+    files: Sequence[Any] | None = None
+    files_conn_id: str | None = None
 
     def __init__(
         self,
@@ -163,7 +164,7 @@ class _GammaGenerationOperator(BaseOperator):
         self._started = time.monotonic()
         store = task_state_store(context)
         this = reconcile.Submission(
-            fingerprint=reconcile.fingerprint(self._endpoint, self.build_body()),
+            fingerprint=self._fingerprint(),
             max_tries=_max_tries(context),
         )
         earlier = reconcile.Submission.from_json(store.get(reconcile.STATE_KEY)) if store else None
@@ -238,14 +239,22 @@ class _GammaGenerationOperator(BaseOperator):
         record as sent and the accepted generation, or ``None`` when the answer was lost."""
         body = self.build_body()
         marker = reconcile.new_marker() if self.reconcile and self._reference_in_title() else None
+        record = self._before_post(record)
         while True:
+            # In the try that POSTs, right before it: Gamma uses an upload once, and drops one unused
+            # for two days.
+            attached = {**(reconcile.with_reference(body, marker) if marker else body), **self._attachments()}
             record = record.sending(marker, time.time(), by_candidates=self.reconcile)
             self._remember(context, record)
             try:
-                created = self._send(
-                    reconcile.with_reference(body, marker) if marker else body,
-                    timeout=self._time_for_post(),
-                )
+                created = self._send(attached, timeout=self._time_for_post())
+            except GammaEditInProgressError as error:
+                if not (self.reconcile and record.edit_of and record.resubmits):
+                    self._remember(context, record.refused())
+                    raise
+                # E3: the edit sent again is refused because one is running: the first POST's, after all.
+                self.log.warning("%s; the edit sent earlier is running after all: watching the gamma", error)
+                return record.noted("resent edit refused: an edit of the gamma is running", time.time()), None
             except GammaSubmissionUncertainError as error:
                 if not self.reconcile:
                     raise GammaSubmissionUncertainError(
@@ -254,13 +263,7 @@ class _GammaGenerationOperator(BaseOperator):
                         http_status=error.http_status,
                         request_id=error.request_id,
                     ) from error
-                self.log.warning(
-                    "%s; looking for the deck by %s",
-                    error,
-                    f"its reference {marker}"
-                    if marker
-                    else "the gammas your key's user changed since the POST (no reference in the title)",
-                )
+                self.log.warning("%s; looking for the deck by %s", error, self._lookup_description(marker))
                 return record.noted(f"POST uncertain ({error.http_status or 'no answer'})", time.time()), None
             except GammaError as error:
                 # Gamma certainly did not start a deck (a 4xx, or a 429 or connection failure retried to
@@ -284,6 +287,43 @@ class _GammaGenerationOperator(BaseOperator):
             if created.get("pageWarnings"):
                 generation["pageWarnings"] = created["pageWarnings"]
             return record, generation
+
+    def _fingerprint(self) -> str:
+        """What is asked for, stable across tries: the endpoint, the body and the files' URIs."""
+        sources = {"files": _files.describe(self.files)} if self.files else {}
+        return reconcile.fingerprint(self._endpoint, {**self.build_body(), **sources})
+
+    def _failed(self, generation: Generation) -> GammaError:
+        """The error for a job Gamma reported as failed."""
+        return generation_failure(generation)
+
+    def _before_post(self, record: reconcile.Submission) -> reconcile.Submission:
+        """What to note or check before the first POST (an edit notes its gamma's ``updatedTime``)."""
+        return record
+
+    def _attachments(self) -> dict[str, Any]:
+        """Body fields made for each POST: the upload ids of ``files`` (agent and edit operators)."""
+        return _files.uploaded(self.hook, self.files, self.files_conn_id)
+
+    def _read_job(self, job_id: str) -> Generation:
+        """One read of the job the POST started."""
+        return self.hook.get_generation(job_id)
+
+    def _wait_job(self, job_id: str, deadline: float) -> Generation:
+        """Wait here for the job to end (``deferrable=False``)."""
+        return self.hook.wait_for_generation(job_id, poll_interval=self.poll_interval, deadline=deadline)
+
+    def _job_trigger(self, job_id: str, deadline: float) -> BaseTrigger:
+        """The trigger that watches the job from the triggerer."""
+        from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
+
+        return GammaGenerationTrigger(
+            generation_id=job_id,
+            gamma_conn_id=self.gamma_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=deadline,
+            first_poll_delay=min(self.first_poll_delay, self.timeout),
+        )
 
     def _time_for_post(self) -> float | None:
         """Seconds the POST may take so that it settles before ``execution_timeout`` fires."""
@@ -309,20 +349,10 @@ class _GammaGenerationOperator(BaseOperator):
             return self._finish(context, generation)
         deadline = time.time() + self.timeout
         if not self.deferrable:
-            final = self.hook.wait_for_generation(
-                generation_id, poll_interval=self.poll_interval, deadline=deadline
-            )
+            final = self._wait_job(generation_id, deadline)
             return self._finish(context, {**generation, **without_signed_urls(final)})
-        from airflow_provider_gamma.triggers.gamma import GammaGenerationTrigger
-
         self.defer(
-            trigger=GammaGenerationTrigger(
-                generation_id=generation_id,
-                gamma_conn_id=self.gamma_conn_id,
-                poll_interval=self.poll_interval,
-                end_time=deadline,
-                first_poll_delay=min(self.first_poll_delay, self.timeout),
-            ),
+            trigger=self._job_trigger(generation_id, deadline),
             method_name="execute_complete",
             kwargs={"warnings": generation.get("warnings"), "page_warnings": generation.get("pageWarnings")},
             # A backstop only: the trigger reports the deadline itself, with the generation id.
@@ -333,80 +363,17 @@ class _GammaGenerationOperator(BaseOperator):
         """The generation an earlier try of this clear started: a pending one is watched again and a
         completed one returned, so a retry never pays again; a failed one is resubmitted only with
         ``resubmit_failed=True`` (``None``)."""
-        generation = self.hook.get_generation(generation_id)
+        generation = self._read_job(generation_id)
         if generation["status"] == "failed":
             if not self.resubmit_failed:
                 raise AirflowFailException(
-                    f"An earlier try's {generation_failure(generation)}; not starting a new, billed one. "
+                    f"An earlier try's {self._failed(generation)}; not starting a new, billed one. "
                     "Set resubmit_failed=True to let retries submit again, or clear the task."
                 )
             self.log.info("Earlier try's generation %s failed; submitting a new one", generation_id)
             return None
         self.log.info("Re-attaching to generation %s started by an earlier try", generation_id)
         return generation
-
-    # --- the deck of a POST whose answer was lost ------------------------------------------------
-
-    def _reference_in_title(self) -> bool:
-        """Whether the request carries the reference: the endpoint takes a title, and neither the task
-        (``title_reference``) nor the connection (extra ``title_reference``) switched it off."""
-        if not self._takes_title:
-            return False
-        if self.title_reference is not None:
-            return self.title_reference
-        # A hook standing in for GammaHook (a test double) may carry no connection settings.
-        settings: GammaSettings | None = getattr(self.hook, "settings", None)
-        return settings is None or settings.title_reference
-
-    def _wait_until(self, wake: float, record: reconcile.Submission, context: Context) -> None:
-        """Wait for the next lookup: in the triggerer when deferrable, else here, within the try's time."""
-        if self.deferrable:
-            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-
-            # Also in XCom, which outlives the deferral: ``airflow dags test`` resumes a task with
-            # the trigger's event only, dropping the kwargs below.
-            context["ti"].xcom_push(key=XCOM_SUBMISSION, value=record.to_json())
-            self.defer(
-                trigger=DateTimeTrigger(moment=datetime.fromtimestamp(wake, UTC)),
-                method_name="resume_reconciliation",
-                kwargs={"submission": record.to_json()},
-            )
-        wait = max(0.0, wake - time.time())
-        if self.execution_timeout is not None:
-            left = self.execution_timeout.total_seconds() - (time.monotonic() - self._started) - 5.0
-            if wait > left:
-                message = (
-                    f"execution_timeout leaves no time to look for the deck (or see it finished) again "
-                    f"in {wait:.0f} s. {record.evidence()}"
-                )
-                if task_state_store(context) is not None:  # the next try carries on from the record
-                    raise GammaError(f"{message}; the next try keeps looking")
-                raise GammaSubmissionUncertainError(f"{message}. Check your Gamma workspace.")
-        time.sleep(wait)
-
-    def resume_reconciliation(
-        self, context: Context, event: Mapping[str, Any] | None = None, submission: Any = None
-    ) -> Generation:
-        """Resume after a deferred wait between two lookups of an uncertain POST's deck."""
-        self._started = time.monotonic()
-        if submission is None:
-            ti = context["ti"]
-            submission = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_SUBMISSION, map_indexes=ti.map_index)
-        record = _submission_record(submission)
-        return self._carry_out(context, record, reconcile.resume(record))
-
-    def _reconciled(self, context: Context, deck: GammaHit, record: reconcile.Submission) -> Generation:
-        """The finished deck of an uncertain POST, as the task's result. Its XCom ``generation_id`` is
-        ``gamma:<gammaId>`` (Gamma gave no generation id), which :class:`GammaGenerationSensor` takes."""
-        self.log.warning(
-            "Found the deck of the uncertain POST by its reference %s, finished: gamma %s. Gamma "
-            "reports no generation id for it.",
-            record.marker,
-            deck["id"],
-        )
-        result = reconcile.reconciled_result(deck, self.build_body().get("exportAs"))
-        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=reconcile.deck_reference(deck["id"]))
-        return self._finish(context, cast(Generation, result))
 
     def execute_complete(
         self,
@@ -418,8 +385,8 @@ class _GammaGenerationOperator(BaseOperator):
         """Resume after the trigger fired: check the event (it crossed a process boundary) and finish."""
         from airflow_provider_gamma.triggers.gamma import checked_event
 
-        event = checked_event(event, "GammaGenerationTrigger")
-        generation_id = str(event.get("generation_id"))
+        event = checked_event(event, "the Gamma trigger")
+        generation_id = str(event.get(self._event_id_key))
         generation = without_signed_urls(  # an older triggerer's event may still carry it
             cast(Generation, event.get("generation") or {"generationId": generation_id, "status": "pending"})
         )
@@ -440,12 +407,10 @@ class _GammaGenerationOperator(BaseOperator):
         if generation["status"] != "pending":  # what it cost, in the log and the result
             cast(dict[str, Any], generation)["cost"] = self._cost(generation)
         if generation["status"] == "failed":
-            failure = generation_failure(generation)
+            failure = self._failed(generation)
             if self.resubmit_failed:
-                raise GammaError(f"{failure} (a retry will submit a new generation: resubmit_failed=True)")
-            self.log.error(
-                "Not retrying, since a retry would pay for a new generation (resubmit_failed=False)"
-            )
+                raise GammaError(f"{failure} (a retry will pay for a new one: resubmit_failed=True)")
+            self.log.error("Not retrying, since a retry would pay for a new one (resubmit_failed=False)")
             raise failure
         if generation.get("gammaUrl"):
             context["ti"].xcom_push(key=XCOM_GAMMA_URL, value=generation["gammaUrl"])

@@ -40,6 +40,13 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
     :param quality: ``lite``, ``standard`` or ``max`` (plan permitting); Gamma's workspace default
         when not given.
     :param source_urls: up to 10 http(s) pages for the agent to read; one it cannot read is skipped.
+    :param files: files for the agent to read as sources (this week's CSV, last quarter's PDF): each an
+        :class:`~airflow.sdk.ObjectStoragePath`, a URI (``s3://bucket/figures.csv``, ``file:///...``) or
+        a local path. Each is streamed to Gamma's ``POST /v1.0/uploads`` (never whole in memory; at most
+        250 MiB, checked before any byte is sent) right before the POST, in the same try, since Gamma
+        uses an upload once and drops an unused one after two days. Templated.
+    :param files_conn_id: the connection of the store that ``files`` given as URIs live in (an
+        ``ObjectStoragePath`` carries its own).
     :param template_id: a template (or any gamma of the workspace) to start from.
     :param disable_connectors: stop the agent reading workspace connectors (Notion, Slack, ...).
     :param folder_id: the folder to file the gamma in.
@@ -76,6 +83,7 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
         "num_cards",
         "quality",
         "source_urls",
+        "files",
         "template_id",
         "folder_id",
         "export_as",
@@ -101,6 +109,8 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
         num_cards: int | str | None = None,
         quality: str | None = None,
         source_urls: list[str] | None = None,
+        files: Sequence[Any] | None = None,
+        files_conn_id: str | None = None,
         template_id: str | None = None,
         disable_connectors: bool | None = None,
         folder_id: str | None = None,
@@ -126,6 +136,11 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
         self.num_cards = num_cards
         self.quality = quality
         self.source_urls = source_urls
+        parameters.check_files(files)
+        if files_conn_id is not None:
+            parameters.check_conn_id(files_conn_id, "files_conn_id")
+        self.files = files
+        self.files_conn_id = files_conn_id
         self.template_id = template_id
         self.disable_connectors = disable_connectors
         self.folder_id = folder_id
@@ -136,7 +151,12 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
 
     def build_body(self) -> dict[str, Any]:
         return parameters.agent_body(
-            **{keyword: getattr(self, keyword) for keyword, _ in parameters.AGENT_FIELDS.values()},
+            # ``files`` are sources here; their upload ids join the body at each POST (_attachments)
+            **{
+                keyword: getattr(self, keyword)
+                for keyword, _ in parameters.AGENT_FIELDS.values()
+                if keyword != "files"
+            },
             extra_body=self.extra_body,
         )
 

@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_provider_gamma import parameters
 from airflow_provider_gamma.operators._generation import (
     DEFAULT_FIRST_POLL_DELAY,
-    XCOM_GAMMA_URL,
-    XCOM_GENERATION_ID,
-    XCOM_SUBMISSION,
     GammaGenerationLink,
     _GammaGenerationOperator,
     generation_failure,
 )
+from airflow_provider_gamma.operators._settling import XCOM_GAMMA_URL, XCOM_GENERATION_ID, XCOM_SUBMISSION
 from airflow_provider_gamma.operators.agent import (
     AGENT_FIRST_POLL_DELAY,
     AGENT_POLL_INTERVAL,
