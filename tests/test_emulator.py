@@ -555,7 +555,13 @@ def test_retired_imagen_models_are_refused(client: Client, model: str) -> None:
 
 
 def test_the_agent_post_answers_202(client: Client) -> None:
-    response = client.post(AGENT, {"prompt": "A deck", "numCards": 3, "files": ["upl_1"]})
+    upload = client.session.post(
+        client.emu.base_url + "/v1.0/uploads",
+        data=b"a,b\n1,2\n",
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
+    response = client.post(AGENT, {"prompt": "A deck", "numCards": 3, "files": [upload.json()["uploadId"]]})
     assert response.status_code == 202
     assert response.json()["generationId"].startswith("gen_")
 

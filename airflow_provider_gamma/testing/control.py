@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from airflow_provider_gamma.testing.answers import Json, json_response
+from airflow_provider_gamma.testing.edits import DEFAULT_EDIT_FAILURE, lost_edit_answer
 from airflow_provider_gamma.testing.faults import FaultRule
 from airflow_provider_gamma.testing.state import DEFAULT_FAILURE_MESSAGE
 
@@ -47,7 +48,8 @@ def _route(method: str, path: str, action: Action) -> web.RouteDef:
         except (ValueError, TypeError) as exc:
             return json_response(400, {"error": str(exc)})
         except KeyError as exc:
-            return json_response(404, {"error": f"unknown generation {exc.args[0]}"})
+            what = str(exc.args[0])  # a bare id is a generation's; else it names its kind
+            return json_response(404, {"error": f"unknown {what if ' ' in what else 'generation ' + what}"})
 
     return web.route(method, path, handle, **({"allow_head": False} if method == "GET" else {}))
 
@@ -100,7 +102,68 @@ class ControlApi:
                 "/_emulator/generations/{generation_id:[^/]+}/{action:complete|fail}",
                 self._finish_generation,
             ),
+            *self._living_routes(),
         ]
+
+    def _living_routes(self) -> list[web.RouteDef]:
+        """Uploads received, edits made and their faults, analytics permission and viewer counts."""
+        core, state = self.core, self.core.state
+        return [
+            _route(
+                "GET",
+                "/_emulator/uploads",
+                lambda body, path: {k: u.to_dict() for k, u in state.uploads.snapshot().items()},
+            ),
+            _route(
+                "GET",
+                "/_emulator/edits",
+                lambda body, path: {k: e.to_dict() for k, e in core.edits.snapshot().items()},
+            ),
+            _route("POST", "/_emulator/fail-next-edit", lambda body, path: self._fail_next_edit(body)),
+            _route(
+                "POST",
+                "/_emulator/lose-next-edit-answer",
+                lambda body, path: core.faults.add(lost_edit_answer(body.get("status"))).to_dict(),
+            ),
+            _route("POST", "/_emulator/edits/{edit_id:[^/]+}/{action:complete|fail}", self._finish_edit),
+            _route("PUT", "/_emulator/analytics-access", lambda body, path: self._analytics_access(body)),
+            _route(
+                "PUT",
+                "/_emulator/analytics/{gamma_id:[^/]+}/viewers",
+                lambda body, path: self._viewer_count(path["gamma_id"], body),
+            ),
+        ]
+
+    def _fail_next_edit(self, body: Json) -> Json:
+        self.core.edits.fail_next(
+            str(body.get("message", DEFAULT_EDIT_FAILURE)),
+            int(body.get("statusCode", 500)),
+            int(body.get("count", 1)),
+        )
+        return {"ok": True}
+
+    def _finish_edit(self, body: Json, path: Mapping[str, str]) -> Json:
+        failure = None
+        if path["action"] == "fail":
+            failure = (str(body.get("message", DEFAULT_EDIT_FAILURE)), int(body.get("statusCode", 500)))
+        try:
+            return self.core.edits.finish_now(path["edit_id"], failure).to_dict()
+        except KeyError:
+            raise KeyError(f"edit {path['edit_id']}") from None
+
+    def _analytics_access(self, body: Json) -> Json:
+        access = body.get("access")
+        if access not in ("manage", "edit", "none"):
+            raise ValueError("access must be 'manage', 'edit' or 'none'")
+        self.core.state.config.analytics_access = access
+        return {"access": access}
+
+    def _viewer_count(self, gamma_id: str, body: Json) -> Json:
+        count = int(body["count"])
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        self.core.analytics.viewer_counts[gamma_id] = count
+        return {"gammaId": gamma_id, "count": count}
 
     def _health(self) -> Json:
         return {

@@ -18,6 +18,8 @@ from airflow_provider_gamma.testing.state import EmulatorState
 __all__ = ["ExportDownloads", "no_such_download"]
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# A file name's stem: the gamma's id, and ``-r<n>`` for its revision after ``n`` edits.
+_STEM = re.compile(r"^(?P<gamma_id>.+?)(?:-r(?P<revision>[1-9]\d*))?$")
 _CHUNK: Final = 1 << 20
 _ZEROS: Final = bytes(_CHUNK)
 
@@ -63,7 +65,7 @@ def _pieces(data: bytes, start: int, end: int) -> Iterator[bytes | memoryview]:
 
 
 class ExportDownloads:
-    """The handler of ``/export/{gamma_id}.{ext}?expires=...&signature=...``.
+    """The handler of ``/export/{gamma_id}[-r{revision}].{ext}?expires=...&signature=...``.
 
     Args:
         state: The gammas, their export files and the URL signing key.
@@ -78,25 +80,28 @@ class ExportDownloads:
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         """An export file (followed by ``export_padding_bytes`` zeros), whole or the requested range."""
-        gamma_id, ext = request.match_info["gamma_id"], request.match_info["ext"]
+        stem, ext = request.match_info["gamma_id"], request.match_info["ext"]
         problem = self.state.check_signature(
-            f"{gamma_id}.{ext}", request.query.get("expires"), request.query.get("signature")
+            f"{stem}.{ext}", request.query.get("expires"), request.query.get("signature")
         )
         if problem is not None:
             return s3_error(403, "AccessDenied", problem)
+        name = _STEM.match(stem)
+        assert name is not None
+        gamma_id, revision = name["gamma_id"], int(name["revision"] or 0)
         generation = self.state.gamma(gamma_id)
         export_as = next((fmt for fmt, known in FILE_EXTENSIONS.items() if known == ext), None)
         if generation is None or generation.deleted or export_as not in generation.exports:
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         assert export_as is not None
-        data = self.state.export_bytes(generation, export_as)
+        data = self.state.export_bytes(generation, export_as, revision)
         padding = self.state.config.export_padding_bytes
         total = len(data) + padding
         headers = {
             "Content-Type": CONTENT_TYPES[export_as],
             "Accept-Ranges": "bytes",
             "ETag": f'"{hashlib.sha256(data).hexdigest()[:32]}-{padding}"',
-            "Content-Disposition": f'attachment; filename="{gamma_id}.{ext}"',
+            "Content-Disposition": f'attachment; filename="{stem}.{ext}"',
             "Cache-Control": "private, max-age=0",
         }
         start, end, status = 0, total - 1, 200

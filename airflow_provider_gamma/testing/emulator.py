@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import Any, Literal
@@ -29,7 +30,9 @@ from typing import Any, Literal
 from aiohttp import web
 
 from airflow_provider_gamma.testing.catalog import Catalog, default_folders, default_themes
+from airflow_provider_gamma.testing.edits import DEFAULT_EDIT_FAILURE, lost_edit_answer
 from airflow_provider_gamma.testing.faults import FaultRule
+from airflow_provider_gamma.testing.records import EditState, UploadRecord
 from airflow_provider_gamma.testing.server import EmulatorCore
 from airflow_provider_gamma.testing.state import (
     DEFAULT_FAILURE_MESSAGE,
@@ -115,6 +118,17 @@ class GammaEmulator:
             as each card is written (over the second half) and stops when its generation ends.
         record_requests: Keep every request in :attr:`requests` / :attr:`export_requests`
             (turn off for very long benchmarks; :meth:`post_count` keeps working).
+        edit_seconds: Time from ``POST /v1.0/agent/gammas/{id}/edits`` until the edit ends. One edit
+            runs per gamma at a time; a completed edit is a new revision of the gamma, which later
+            exports show (its prompt on the first card) and which moves its ``updatedTime``.
+        credits_per_edit: Credits a completed edit deducts.
+        analytics_access: The key's right on every gamma's analytics: ``"manage"`` (every viewer,
+            ``scope: all``), ``"edit"`` (only the key's own user, ``scope: self``) or ``"none"``
+            (403, as Gamma answers without edit permission); can be changed while running.
+
+    Uploads (``POST /v1.0/uploads``) are hashed as they stream in: :attr:`uploads` holds each one's
+    size and SHA-256 (the bytes are not kept) and whether a generation or edit attached it. Their
+    expiry after two days is not simulated.
     """
 
     def __init__(
@@ -142,6 +156,9 @@ class GammaEmulator:
         search_enabled: bool = True,
         searchable_while_pending: bool = False,
         record_requests: bool = True,
+        edit_seconds: float = 1.0,
+        credits_per_edit: int = 10,
+        analytics_access: Literal["manage", "edit", "none"] = "manage",
     ) -> None:
         if export_padding_bytes < 0:
             raise ValueError("export_padding_bytes must be >= 0")
@@ -165,6 +182,9 @@ class GammaEmulator:
             record_requests=record_requests,
             search_enabled=search_enabled,
             searchable_while_pending=searchable_while_pending,
+            edit_seconds=edit_seconds,
+            credits_per_edit=credits_per_edit,
+            analytics_access=analytics_access,
         )
         self._state = EmulatorState(self._config, credits)
         self._core = EmulatorCore(
@@ -447,6 +467,68 @@ class GammaEmulator:
         """Finish a pending generation successfully right now (skipping the wait)."""
         self._state.finish_now(generation_id)
 
+    # ========================================================================= living decks
+
+    @property
+    def uploads(self) -> dict[str, UploadRecord]:
+        """Files received by ``POST /v1.0/uploads``, keyed by upload id (``size``, ``sha256``,
+        ``filename``, ``head`` (first 4 KiB), ``attached_to``)."""
+        return self._state.uploads.snapshot()
+
+    @property
+    def edits(self) -> dict[str, EditState]:
+        """Snapshot of every agent edit made, keyed by edit id, oldest first."""
+        return self._core.edits.snapshot()
+
+    def fail_next_edit(
+        self, *, message: str = DEFAULT_EDIT_FAILURE, status_code: int = 500, count: int = 1
+    ) -> None:
+        """Make the next ``count`` edits started (by any client) end as ``failed`` (nothing billed)."""
+        self._core.edits.fail_next(message, status_code, count)
+
+    def lose_next_edit_answer(self, *, status: int | None = None, times: int = 1) -> FaultRule:
+        """The next edit POST really starts its edit (billed when it completes), but its answer is
+        lost: the connection is dropped, or ``status`` (e.g. 502) is answered instead."""
+        return self._core.faults.add(lost_edit_answer(status, times))
+
+    def complete_edit(self, edit_id: str) -> None:
+        """End a pending edit successfully right now.
+
+        Raises:
+            KeyError: Unknown edit id. ValueError: It already ended.
+        """
+        self._core.edits.finish_now(edit_id)
+
+    def fail_edit(self, edit_id: str, *, message: str = DEFAULT_EDIT_FAILURE, status_code: int = 500) -> None:
+        """End a pending edit as ``failed`` right now (nothing billed, the gamma unchanged)."""
+        self._core.edits.finish_now(edit_id, (message, status_code))
+
+    def revision(self, gamma_id: str) -> int:
+        """How many edits of the gamma have completed (0: as generated).
+
+        Raises:
+            KeyError: Unknown gamma id.
+        """
+        return self._gamma(gamma_id).revision(time.monotonic())
+
+    @property
+    def analytics_access(self) -> str:
+        """``"manage"``, ``"edit"`` or ``"none"`` (analytics answer 403); can be changed while running."""
+        return self._config.analytics_access
+
+    @analytics_access.setter
+    def analytics_access(self, value: Literal["manage", "edit", "none"]) -> None:
+        if value not in ("manage", "edit", "none"):
+            raise ValueError("analytics_access must be 'manage', 'edit' or 'none'")
+        self._config.analytics_access = value
+
+    def set_viewer_count(self, gamma_id: str, count: int) -> None:
+        """Give a gamma ``count`` unique viewers (default: 3 to 80, fixed per gamma); Gamma lists at
+        most 500 of them."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        self._core.analytics.viewer_counts[gamma_id] = int(count)
+
     # =============================================================================== exports
 
     def _generation(self, generation_id: str) -> GenerationState:
@@ -455,15 +537,27 @@ class GammaEmulator:
             raise KeyError(generation_id)
         return generation
 
-    def export_bytes(self, generation_id: str, export_as: str | None = None) -> bytes:
-        """The export file of a generation (in ``export_as``, default its own ``exportAs``), exactly as
-        served (without ``export_padding_bytes``).
+    def _gamma(self, gamma_id: str) -> GenerationState:
+        generation = self._state.gamma(gamma_id)
+        if generation is None:
+            raise KeyError(gamma_id)
+        return generation
+
+    def export_bytes(
+        self, generation_id: str, export_as: str | None = None, *, revision: int | None = None
+    ) -> bytes:
+        """The export file of a generation's gamma (in ``export_as``, default its own ``exportAs``), exactly
+        as served (without ``export_padding_bytes``), as of ``revision`` (default: now, after every
+        completed edit). ``generation_id`` may also be the gamma's id (``g_...``).
 
         Raises:
-            KeyError: Unknown generation id.
+            KeyError: Unknown generation (or gamma) id.
             ValueError: The generation was created without ``exportAs``.
         """
-        return self._state.export_bytes(self._generation(generation_id), export_as)
+        generation = (
+            self._gamma(generation_id) if generation_id.startswith("g_") else self._generation(generation_id)
+        )
+        return self._state.export_bytes(generation, export_as, revision)
 
     def export_url(self, generation_id: str, *, ttl: float | None = None) -> str:
         """Mint a signed export URL for a generation, valid for ``ttl`` seconds (negative = already
@@ -517,6 +611,14 @@ def _parser() -> argparse.ArgumentParser:
         "--searchable-while-pending", action="store_true", help="search finds decks still being written"
     )
     parser.add_argument("--no-record", action="store_true", help="do not keep recorded requests")
+    parser.add_argument("--edit-seconds", type=float, default=3.0, help="seconds per agent edit")
+    parser.add_argument("--credits-per-edit", type=int, default=10, help="credits deducted per edit")
+    parser.add_argument(
+        "--analytics-access",
+        choices=("manage", "edit", "none"),
+        default="manage",
+        help="the key's analytics right",
+    )
     return parser
 
 
@@ -543,6 +645,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         search_enabled=not args.search_disabled,
         searchable_while_pending=args.searchable_while_pending,
         record_requests=not args.no_record,
+        edit_seconds=args.edit_seconds,
+        credits_per_edit=args.credits_per_edit,
+        analytics_access=args.analytics_access,
     )
     stop = threading.Event()
 

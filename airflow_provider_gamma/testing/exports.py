@@ -11,6 +11,7 @@ import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Sequence
 from typing import Final
 from xml.sax.saxutils import escape
 
@@ -62,13 +63,16 @@ def _pdf_text(value: str) -> bytes:
     return b"(" + raw + b")"
 
 
-def build_pdf(title: str, num_cards: int, *, page_size: tuple[int, int] = (960, 540)) -> bytes:
+def build_pdf(
+    title: str, num_cards: int, *, page_size: tuple[int, int] = (960, 540), notes: Sequence[str] = ()
+) -> bytes:
     """Build a valid PDF with one page per card; every page shows its card title in Helvetica.
 
     Args:
         title: Deck title; appears on every page (so text extraction finds it).
         num_cards: Number of pages.
         page_size: Page width and height in PDF points.
+        notes: Lines written under the title of page 1 (the agent edits the deck went through).
     """
     width, height = page_size
     titles = card_titles(title, num_cards)
@@ -90,6 +94,9 @@ def build_pdf(title: str, num_cards: int, *, page_size: tuple[int, int] = (960, 
             + _pdf_text(f"Card {index + 1} / {num_cards}")
             + b" Tj ET\n"
         )
+        for line, note in enumerate(notes if index == 0 else ()):
+            position = f"48 {height - 140 - 20 * line}".encode()
+            stream += b"BT /F1 12 Tf " + position + b" Td " + _pdf_text(note[:200]) + b" Tj ET\n"
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] "
             f"/Resources << /Font << /F1 3 0 R >> >> /Contents {page_obj + 1} 0 R >>".encode()
@@ -143,12 +150,13 @@ def _zip(entries: list[tuple[str, bytes]]) -> bytes:
     return out.getvalue()
 
 
-def build_png_zip(title: str, num_cards: int) -> bytes:
-    """Build a ZIP holding ``card-01.png`` ... one 64x36 PNG per card (like Gamma's PNG export)."""
+def build_png_zip(title: str, num_cards: int, *, shift: int = 0) -> bytes:
+    """Build a ZIP holding ``card-01.png`` ... one 64x36 PNG per card (like Gamma's PNG export);
+    ``shift`` moves the colours along the palette (each edited revision looks different)."""
     del title  # The images are plain colour swatches; the title does not change them.
     return _zip(
         [
-            (f"card-{i:02d}.png", build_png(64, 36, _PALETTE[(i - 1) % len(_PALETTE)]))
+            (f"card-{i:02d}.png", build_png(64, 36, _PALETTE[(i - 1 + shift) % len(_PALETTE)]))
             for i in range(1, num_cards + 1)
         ]
     )
@@ -225,9 +233,12 @@ def _rels(entries: list[tuple[str, str, str]]) -> str:
     return _XML + f'<Relationships xmlns="{_NS_PR}">{body}</Relationships>'
 
 
-def _slide(title: str, number: int, total: int, size: tuple[int, int]) -> str:
+def _slide(title: str, number: int, total: int, size: tuple[int, int], notes: Sequence[str] = ()) -> str:
     cx, cy = size
     margin = cx // 16
+    footer = "".join(
+        f'<a:p><a:r><a:rPr lang="en-US" sz="1200"/><a:t>{escape(note)}</a:t></a:r></a:p>' for note in notes
+    )
     return (
         _XML + f'<p:sld xmlns:a="{_NS_A}" xmlns:r="{_NS_R}" xmlns:p="{_NS_P}">'
         f"<p:cSld><p:spTree>{_EMPTY_TREE}"
@@ -244,20 +255,27 @@ def _slide(title: str, number: int, total: int, size: tuple[int, int]) -> str:
         '</a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></p:spPr>'
         '<p:txBody><a:bodyPr wrap="square"/><a:lstStyle/>'
         f'<a:p><a:r><a:rPr lang="en-US" sz="1400"/><a:t>Card {number} / {total}</a:t></a:r></a:p>'
-        "</p:txBody></p:sp>"
+        f"{footer}</p:txBody></p:sp>"
         "</p:spTree></p:cSld>"
         "<p:clrMapOvr><a:masterClrMapping/></p:clrMapOvr>"
         "</p:sld>"
     )
 
 
-def build_pptx(title: str, num_cards: int, *, slide_size: tuple[int, int] = (12192000, 6858000)) -> bytes:
+def build_pptx(
+    title: str,
+    num_cards: int,
+    *,
+    slide_size: tuple[int, int] = (12192000, 6858000),
+    notes: Sequence[str] = (),
+) -> bytes:
     """Build a valid PPTX with one slide per card, each holding a title text box.
 
     Args:
         title: Deck title (slide 1 title and document title).
         num_cards: Number of slides.
         slide_size: Slide width and height in EMU (default 16:9, 13.333 x 7.5 in).
+        notes: Lines added to slide 1's footer (the agent edits the deck went through).
     """
     cx, cy = slide_size
     titles = card_titles(title, num_cards)
@@ -347,7 +365,10 @@ def build_pptx(title: str, num_cards: int, *, slide_size: tuple[int, int] = (121
     slide_rels = _rels([("rId1", f"{_REL}/slideLayout", "../slideLayouts/slideLayout1.xml")]).encode()
     for number, card_title in enumerate(titles, start=1):
         entries.append(
-            (f"ppt/slides/slide{number}.xml", _slide(card_title, number, num_cards, (cx, cy)).encode())
+            (
+                f"ppt/slides/slide{number}.xml",
+                _slide(card_title, number, num_cards, (cx, cy), notes if number == 1 else ()).encode(),
+            )
         )
         entries.append((f"ppt/slides/_rels/slide{number}.xml.rels", slide_rels))
     return _zip(entries)
@@ -368,7 +389,9 @@ _SIZES: Final[dict[str, tuple[tuple[int, int], tuple[int, int]]]] = {
 }
 
 
-def build_export(export_as: str, title: str, num_cards: int, dimensions: str = "16x9") -> bytes:
+def build_export(
+    export_as: str, title: str, num_cards: int, dimensions: str = "16x9", *, notes: Sequence[str] = ()
+) -> bytes:
     """Build the export file for ``export_as`` (``pdf``, ``pptx`` or ``png``).
 
     Args:
@@ -376,12 +399,14 @@ def build_export(export_as: str, title: str, num_cards: int, dimensions: str = "
         title: Deck title shown on the cards.
         num_cards: Number of pages / slides / images.
         dimensions: ``cardOptions.dimensions`` actually used (``fluid`` is rendered as 16x9).
+        notes: The agent edits the gamma went through, one line each: written on the first card
+            (PDF, PPTX); the PNGs' colours shift by their number.
     """
     pdf_size, pptx_size = _SIZES.get(dimensions, _SIZES["16x9"])
     if export_as == "pdf":
-        return build_pdf(title, num_cards, page_size=pdf_size)
+        return build_pdf(title, num_cards, page_size=pdf_size, notes=notes)
     if export_as == "pptx":
-        return build_pptx(title, num_cards, slide_size=pptx_size)
+        return build_pptx(title, num_cards, slide_size=pptx_size, notes=notes)
     if export_as == "png":
-        return build_png_zip(title, num_cards)
+        return build_png_zip(title, num_cards, shift=len(notes))
     raise ValueError(f"unsupported export format: {export_as!r}")

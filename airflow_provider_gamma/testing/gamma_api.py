@@ -98,6 +98,7 @@ class GammaApi:
         num_cards: int,
         template_gamma_id: str | None = None,
         status: int = 200,
+        files: Any = None,
     ) -> web.Response:
         try:
             generation = self.state.create_generation(
@@ -112,6 +113,7 @@ class GammaApi:
             )
         except InsufficientCreditsError:
             return gamma_error(403, "Insufficient credits remaining")
+        self.state.uploads.attach(files, generation.generation_id)
         payload: Json = {"generationId": generation.generation_id}
         if generation.warnings:
             payload["warnings"] = generation.warnings
@@ -166,9 +168,19 @@ class GammaApi:
         if validation.errors:
             return gamma_error(400, validation.message)
         num_cards = int(body.get("numCards") or 8)
-        return self._start(
-            body, validation, kind="agent", text=str(body["prompt"]), num_cards=num_cards, status=202
-        )
+        with self.state.lock:  # the files' check, the start and their attachment are one step
+            problems = self.state.uploads.problems(body.get("files"))
+            if problems:
+                return _input_errors(problems)
+            return self._start(
+                body,
+                validation,
+                kind="agent",
+                text=str(body["prompt"]),
+                num_cards=num_cards,
+                status=202,
+                files=body.get("files"),
+            )
 
     async def get_generation(self, request: web.Request) -> web.Response:
         """``GET /v1.0/generations/{id}``."""
@@ -412,7 +424,9 @@ class GammaApi:
         }
         generation = self.state.gamma(job.gamma_id)
         if status == "completed" and generation is not None:
-            payload["exportUrl"] = self.state.export_url(generation, export_as=job.export_as)
+            payload["exportUrl"] = self.state.export_url(
+                generation, export_as=job.export_as, revision=job.revision
+            )
         elif status == "failed" and job.failure is not None:
             # Sources disagree on where the code goes (``reason`` or ``error.reason``): here, the latter.
             message, reason = job.failure

@@ -10,7 +10,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["EmulatorConfig", "ExportJob", "GenerationState", "GenerationStatus", "RecordedRequest"]
+__all__ = [
+    "EditState",
+    "EmulatorConfig",
+    "ExportJob",
+    "GenerationState",
+    "GenerationStatus",
+    "RecordedRequest",
+    "UploadRecord",
+]
 
 GenerationStatus = Literal["pending", "completed", "failed"]
 
@@ -35,6 +43,9 @@ class EmulatorConfig:
     search_enabled: bool = True
     searchable_while_pending: bool = False
     export_seconds: float = 0.5
+    edit_seconds: float = 1.0
+    credits_per_edit: int = 10
+    analytics_access: Literal["manage", "edit", "none"] = "manage"
 
 
 @dataclass
@@ -106,6 +117,7 @@ class GenerationState:
         planned_failure: ``(message, statusCode)`` the job is to fail with when it finishes.
         duration: Seconds from the POST until the job finishes.
         started: Monotonic time of the POST (``created_at`` on the monotonic clock).
+        edits: The agent edits of this gamma, oldest first; each completed one is a new revision.
     """
 
     generation_id: str
@@ -134,6 +146,16 @@ class GenerationState:
     planned_failure: tuple[str, int] | None = None
     duration: float = 0.0
     started: float = 0.0
+    edits: list[EditState] = field(default_factory=list)
+
+    def revision(self, now: float) -> int:
+        """How many edits of this gamma have completed by monotonic ``now`` (0: as generated)."""
+        return sum(edit.completes_by(now) for edit in self.edits)
+
+    def edit_notes(self, revision: int) -> list[str]:
+        """What the first ``revision`` completed edits asked for, shown in the exports of that revision."""
+        done = [edit for edit in self.edits if edit.status != "failed" and edit.planned_failure is None]
+        return [f"Edit {n}: {edit.prompt}" for n, edit in enumerate(done[:revision], start=1)]
 
     def document_exists(self, now: float) -> bool:
         """Whether the gamma's document exists at monotonic ``now``: from half-way through the
@@ -166,18 +188,22 @@ class GenerationState:
         document appeared or its latest card was written, so it moves forward card by card and stops
         when the generation ends (the last card); before the document exists, the POST's time."""
         if self.completed_at is not None:
-            return self.completed_at
-        if self.duration <= 0 or not self.document_exists(now):
-            return self.created_at
-        written = self.cards_written(now) / max(1, self.num_cards)
-        return self.created_at + self.duration * (0.5 + written / 2)
+            written = self.completed_at
+        elif self.duration <= 0 or not self.document_exists(now):
+            written = self.created_at
+        else:
+            done = self.cards_written(now) / max(1, self.num_cards)
+            written = self.created_at + self.duration * (0.5 + done / 2)
+        return max([written, *(edit.updated_time(now) or written for edit in self.edits)])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form, used by the control API."""
+        """JSON-friendly form, used by the control API (``edits`` as their ids, ``revision`` now)."""
         data = dataclasses.asdict(self)
         data.pop("planned_failure")
         data["request"] = copy.deepcopy(self.request)
         data["exports"] = sorted(self.exports)
+        data["edits"] = [edit.edit_id for edit in self.edits]
+        data["revision"] = self.revision(time.monotonic())
         return data
 
 
@@ -191,3 +217,103 @@ class ExportJob:
     export_as: str
     ready_at: float
     failure: tuple[str, str] | None = None
+    #: The gamma's revision when the export was asked for: the file shows the gamma as it was then.
+    revision: int = 0
+
+
+@dataclass
+class UploadRecord:
+    """One file received by ``POST /v1.0/uploads``, hashed as it streamed in (the bytes are not kept).
+
+    Attributes:
+        upload_id: The id answered (what the agent's ``files`` name).
+        filename: The name the client gave (query ``filename``, ``X-File-Name`` or
+            ``Content-Disposition``), else ``upload.bin``.
+        size: Bytes received.
+        sha256: Hex SHA-256 of the bytes received, to compare with the file sent.
+        content_type: The request's ``Content-Type``.
+        head: The first 4 KiB, for a test to read a small file's content.
+        created_at: Wall-clock time the upload ended.
+        attached_to: The generation or edit id it was attached to (an upload attaches once), or ``None``.
+    """
+
+    upload_id: str
+    filename: str
+    size: int
+    sha256: str
+    content_type: str
+    head: bytes = b""
+    created_at: float = field(default_factory=time.time)
+    attached_to: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (``head`` as text), used by the control API."""
+        data = dataclasses.asdict(self)
+        data["head"] = self.head.decode("utf-8", errors="replace")
+        return data
+
+
+@dataclass
+class EditState:
+    """One agent edit (``POST /v1.0/agent/gammas/{gammaId}/edits``).
+
+    Attributes:
+        edit_id: The id answered by the POST.
+        gamma_id: The gamma edited (its canonical file id).
+        prompt: The edit's ``prompt``.
+        request: The full JSON body posted.
+        status: ``"pending"``, ``"completed"`` or ``"failed"``.
+        created_at: Wall-clock time of the POST.
+        started: Monotonic time of the POST.
+        ready_at: Monotonic time the edit ends.
+        duration: Seconds from the POST until it ends.
+        cost: Credits deducted when it completes.
+        files: Upload ids attached.
+        credits_deducted: Credits actually deducted (set when it ends).
+        error: ``{"message", "statusCode"}`` when failed.
+        completed_at: Wall-clock time it ended (``None`` while pending).
+        planned_failure: ``(message, statusCode)`` it is to fail with when it ends.
+    """
+
+    edit_id: str
+    gamma_id: str
+    prompt: str
+    request: dict[str, Any]
+    status: GenerationStatus
+    created_at: float
+    started: float
+    ready_at: float
+    duration: float
+    cost: int
+    files: list[str] = field(default_factory=list)
+    credits_deducted: int | None = None
+    error: dict[str, Any] | None = None
+    completed_at: float | None = None
+    planned_failure: tuple[str, int] | None = None
+
+    def completes_by(self, now: float) -> bool:
+        """Whether the edit has completed (or will have, once settled) by monotonic ``now``."""
+        if self.status != "pending":
+            return self.status == "completed"
+        return self.planned_failure is None and self.ready_at <= now
+
+    def updated_time(self, now: float) -> float | None:
+        """When this edit last wrote to its gamma (wall clock), as of monotonic ``now``: from half-way
+        it writes (in steps of a tenth of its time) until it completes; a failed edit writes nothing
+        (a simplification: Gamma does not say what a failed edit leaves)."""
+        if self.status == "failed" or (self.status == "pending" and self.planned_failure is not None):
+            return None
+        end = self.started + self.duration
+        if self.status == "completed" or now >= end:
+            return self.completed_at if self.completed_at is not None else self.created_at + self.duration
+        done = 0.0 if self.duration <= 0 else (now - self.started) / self.duration
+        if done < 0.5:
+            return None
+        return self.created_at + self.duration * (int(done * 10) / 10)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, used by the control API."""
+        data = dataclasses.asdict(self)
+        data.pop("planned_failure")
+        data["request"] = copy.deepcopy(self.request)
+        return data

@@ -18,16 +18,22 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from airflow_provider_gamma.testing.analytics import Analytics
 from airflow_provider_gamma.testing.answers import StreamedBody, gamma_error, parse_json, s3_error
 from airflow_provider_gamma.testing.catalog import Catalog
 from airflow_provider_gamma.testing.control import ControlApi, is_control, unknown_control_endpoint
 from airflow_provider_gamma.testing.downloads import ExportDownloads, no_such_download
+from airflow_provider_gamma.testing.edits import Edits
 from airflow_provider_gamma.testing.faults import FaultRule, FaultRules, default_fault_message
 from airflow_provider_gamma.testing.gamma_api import GammaApi
+from airflow_provider_gamma.testing.living import LivingApi
 from airflow_provider_gamma.testing.ratelimit import RateLimiter
 from airflow_provider_gamma.testing.state import EmulatorState, RecordedRequest
 
 __all__ = ["EmulatorCore"]
+
+#: Requests whose body the route streams itself (a file of up to 250 MiB): not read, nor recorded.
+_STREAMED = ("POST", "/v1.0/uploads")
 
 
 def _retry_after(seconds: float) -> str:
@@ -120,18 +126,24 @@ class EmulatorCore:
             config.burst_limit, config.burst_window_seconds, config.hourly_limit, config.daily_limit
         )
         self.gamma = GammaApi(state, themes, folders)
+        self.edits = Edits(state)
+        self.analytics = Analytics()
         self.base_url = ""
 
     def reset(self) -> None:
-        """Clear recorded requests, fault rules, generations and rate-limit windows."""
+        """Clear recorded requests, fault rules, generations, uploads, edits, analytics settings and
+        rate-limit windows."""
         self.faults.clear()
         self.state.reset()
+        self.edits.reset()
+        self.analytics.viewer_counts.clear()
         self.limiter.reset()
 
     def api_app(self) -> web.Application:
         """The API host application."""
         app = web.Application(client_max_size=8 * 1024 * 1024, middlewares=[self._api_door])
         app.router.add_routes(self.gamma.routes())
+        app.router.add_routes(LivingApi(self.state, self.edits, self.analytics).routes())
         app.router.add_routes(ControlApi(self).routes())
         return app
 
@@ -147,7 +159,8 @@ class EmulatorCore:
     async def _api_door(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if is_control(request.path):  # The emulator's own API: not Gamma's, so none of the below.
             return await _routed(request, handler, unknown_control_endpoint)
-        record = _recorded(request, "api", await request.read(), str(uuid.uuid4()))
+        streamed = (request.method, request.path) == _STREAMED
+        record = _recorded(request, "api", b"" if streamed else await request.read(), str(uuid.uuid4()))
         self.state.record(record)
         fault = self.faults.take("api", request.method, request.path)
         if fault is None:

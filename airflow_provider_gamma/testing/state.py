@@ -19,11 +19,13 @@ import string
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 from airflow_provider_gamma.testing.exports import FILE_EXTENSIONS, build_export
 from airflow_provider_gamma.testing.records import EmulatorConfig, ExportJob, GenerationState, RecordedRequest
+from airflow_provider_gamma.testing.uploads import Uploads
 
 __all__ = [
     "FAIL_MARKER",
@@ -89,6 +91,22 @@ class EmulatorState:
         self._requests: list[RecordedRequest] = []
         self._export_requests: list[RecordedRequest] = []
         self._counts: Counter[tuple[str, str]] = Counter()
+        self._settle_hooks: list[Callable[[float], None]] = []
+        #: Files received by ``POST /v1.0/uploads``.
+        self.uploads = Uploads(self._lock)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock of all emulator state (the living-deck state shares it)."""
+        return self._lock
+
+    def on_settle(self, hook: Callable[[float], None]) -> None:
+        """Run ``hook(now)`` whenever due jobs are settled (under the lock), e.g. to finish edits."""
+        self._settle_hooks.append(hook)
+
+    def deduct(self, amount: int) -> None:
+        """Take ``amount`` credits (never below 0), without settling first; call with the lock held."""
+        self._credits = max(0, self._credits - amount)
 
     # ------------------------------------------------------------------------------- requests
 
@@ -216,6 +234,8 @@ class EmulatorState:
                 generation = self._generations.get(generation_id)
                 if generation is not None and generation.status == "pending" and generation.ready_at <= now:
                     self._finish(generation)
+            for hook in self._settle_hooks:
+                hook(now)
 
     def get(self, generation_id: str) -> GenerationState | None:
         """The live state of one generation (settled first), or ``None``."""
@@ -367,12 +387,14 @@ class EmulatorState:
                 return "unknown"
             if generation.archived:
                 return "archived"
+            now = time.monotonic()
             job = ExportJob(
                 export_id="exp_" + _random_id(16),
                 gamma_id=gamma_id,
                 export_as=export_as,
-                ready_at=time.monotonic() + self.config.export_seconds,
+                ready_at=now + self.config.export_seconds,
                 failure=self._fail_next_export.popleft() if self._fail_next_export else None,
+                revision=generation.revision(now),
             )
             self._export_jobs[job.export_id] = job
             return job
@@ -395,16 +417,22 @@ class EmulatorState:
         return hmac.new(self._secret, f"{name}:{expires}".encode(), hashlib.sha256).hexdigest()
 
     def export_url(
-        self, generation: GenerationState, ttl: float | None = None, export_as: str | None = None
+        self,
+        generation: GenerationState,
+        ttl: float | None = None,
+        export_as: str | None = None,
+        revision: int = 0,
     ) -> str | None:
         """Mint a fresh signed export URL of the gamma in ``export_as`` (default: the generation's
-        ``exportAs``); ``None`` when there is no such format."""
+        ``exportAs``) as of ``revision`` (a file per revision: ``g_x-r2.pdf``; an edit does not change
+        an earlier export's file); ``None`` when there is no such format."""
         export_as = export_as or generation.export_as
         if export_as is None:
             return None
         ttl = self.config.export_url_ttl if ttl is None else ttl
         expires = int(time.time() + ttl)
-        name = f"{generation.gamma_id}.{FILE_EXTENSIONS[export_as]}"
+        suffix = f"-r{revision}" if revision else ""
+        name = f"{generation.gamma_id}{suffix}.{FILE_EXTENSIONS[export_as]}"
         query = urlencode({"expires": expires, "signature": self._signature(name, expires)})
         return f"{self.export_base_url}/export/{name}?{query}"
 
@@ -422,16 +450,26 @@ class EmulatorState:
             return "Request has expired"
         return None
 
-    def export_bytes(self, generation: GenerationState, export_as: str | None = None) -> bytes:
-        """The (cached, deterministic) export file of a generation, without padding."""
+    def export_bytes(
+        self, generation: GenerationState, export_as: str | None = None, revision: int | None = None
+    ) -> bytes:
+        """The (cached, deterministic) export file of a generation's gamma as of ``revision`` (default:
+        now, after its completed edits), without padding. Each revision's file differs: it lists the
+        edits' prompts (PDF, PPTX) or shifts the colours (PNG)."""
         export_as = export_as or generation.export_as
         if export_as is None:
             raise ValueError(f"generation {generation.generation_id} was created without exportAs")
-        key = f"{generation.generation_id}.{export_as}"
+        with self._lock:
+            self.settle()
+            revision = generation.revision(time.monotonic()) if revision is None else revision
+            notes = generation.edit_notes(revision)
+        key = f"{generation.generation_id}.{export_as}.r{revision}"
         with self._lock:
             cached = self._export_cache.get(key)
         if cached is None:
-            cached = build_export(export_as, generation.title, generation.num_cards, generation.dimensions)
+            cached = build_export(
+                export_as, generation.title, generation.num_cards, generation.dimensions, notes=notes
+            )
             with self._lock:
                 self._export_cache[key] = cached
         return cached
@@ -439,7 +477,7 @@ class EmulatorState:
     # ---------------------------------------------------------------------------------- reset
 
     def reset(self) -> None:
-        """Forget generations, gammas and recorded requests (credits are kept)."""
+        """Forget generations, gammas, uploads and recorded requests (credits are kept)."""
         with self._lock:
             self._generations.clear()
             self._by_gamma.clear()
@@ -451,3 +489,4 @@ class EmulatorState:
             self._requests.clear()
             self._export_requests.clear()
             self._counts.clear()
+            self.uploads.reset()

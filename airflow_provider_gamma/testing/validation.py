@@ -411,6 +411,6 @@ def validate_agent_generation(body: Any, *, max_cards: int = 100, reject_unknown
     check.boolean(body, "disableConnectors", "disableConnectors")
     check.string(body, "folderId", "folderId", min_len=1)
     check.enum(body, "exportAs", "exportAs", EXPORT_AS)
-    check.string_list(body, "files", "files")
+    # ``files`` (upload ids, or objects with ``uploadId``) is checked against the uploads received.
     check.sharing_options(body)
     return Validation(errors=check.errors, dimensions=DEFAULT_DIMENSIONS[fmt])
