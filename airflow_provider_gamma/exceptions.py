@@ -144,6 +144,21 @@ class GammaGenerationFailedError(GammaError, AirflowFailException):
         return f"Gamma generation {self.generation_id} failed: {super()._render()}"
 
 
+class GammaEditFailedError(GammaGenerationFailedError):
+    """An agent edit ended with ``status: failed``; ``edit_id`` and ``gamma_id`` name it. Fails the task
+    without retries, as a retry would pay for a new edit (see ``resubmit_failed``)."""
+
+    def __init__(
+        self, message: str, *, edit_id: str = "", gamma_id: str = "", http_status: int | None = None
+    ):
+        self.edit_id = edit_id
+        self.gamma_id = gamma_id
+        super().__init__(message, generation_id=edit_id, http_status=http_status)
+
+    def _render(self) -> str:
+        return f"Gamma edit {self.edit_id} of gamma {self.gamma_id} failed: {GammaError._render(self)}"
+
+
 class GammaGenerationTimeoutError(GammaError):
     """The generation was still pending at the deadline; ``generation_id`` names it for a sensor to pick up."""
 

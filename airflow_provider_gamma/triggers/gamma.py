@@ -1,6 +1,6 @@
 # Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
-"""Triggers that watch one Gamma job (a generation, or an export of a gamma) from the triggerer,
-without blocking it. One polling loop serves both; each kind only says how to read its job."""
+"""Triggers that watch one Gamma job (a generation, an export of a gamma, an agent edit) from the
+triggerer, without blocking it. One polling loop serves them all; each kind only says how to read its job."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from airflow_provider_gamma.exceptions import (
     GammaParameterError,
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
-from airflow_provider_gamma.protocol import Export, Generation, RetryPolicy
+from airflow_provider_gamma.protocol import Edit, Export, Generation, RetryPolicy
 from airflow_provider_gamma.triggers._progress import PROGRESS_EVERY, WatchLog
 
 EventStatus = Literal["success", "failed", "timeout", "error"]
@@ -368,6 +368,56 @@ class GammaExportTrigger(_GammaJobTrigger):
     @staticmethod
     def _failure(job: Any) -> str:
         return protocol.export_failure_reason(job)
+
+
+class GammaEditTrigger(_GammaJobTrigger):
+    """Poll a Gamma 5 agent edit of a gamma (``GET /v1.0/agent/edits/{id}``) until it ends, then yield
+    one event: ``status`` as for :class:`GammaGenerationTrigger`, with ``edit_id``, a ``message``, the
+    last ``edit`` seen (without a signed ``exportUrl``) and ``has_export_url``. It never sends an edit,
+    so a restarted triggerer simply carries on watching the same one.
+
+    :param edit_id: the edit to watch (Gamma's ``editId``).
+
+    The other parameters are :class:`GammaGenerationTrigger`'s.
+    """
+
+    _id_name, _job_name, _what = "edit_id", "edit", "edit"
+
+    def __init__(
+        self,
+        edit_id: str,
+        gamma_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 10.0,
+        end_time: float | None = None,
+        max_consecutive_errors: int = 10,
+        first_poll_delay: float = 0.0,
+        started_at: float | None = None,
+    ) -> None:
+        super().__init__(
+            edit_id,
+            gamma_conn_id,
+            poll_interval,
+            end_time,
+            max_consecutive_errors,
+            first_poll_delay,
+            started_at,
+        )
+
+    async def _read(self, hook: GammaHook) -> Edit:
+        return await hook.aget_edit(self.job_id)
+
+    @staticmethod
+    def _failure(job: Any) -> str:
+        return protocol.edit_failure_reason(job)
+
+    async def on_kill(self) -> None:
+        """Called by Airflow >= 3.3 when the deferred task is marked failed or success, or cleared:
+        Gamma has no way to cancel an edit, so it runs on (and is billed); said in the triggerer log."""
+        self.log.warning(
+            "Task killed while watching Gamma edit %s; Gamma cannot cancel an edit, so it keeps running "
+            "and is billed.",
+            self.job_id,
+        )
 
 
 class _KeyRefused(Exception):
