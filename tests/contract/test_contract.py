@@ -35,7 +35,12 @@ from airflow_provider_gamma.testing.shape import Shape, differences, is_shape, r
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.json"))
 #: Ids put in a fixture's path placeholders when its answer is read by the protocol module.
-SAMPLE_IDS = {"generationId": "gen_abc123", "gammaId": "g_l0mf2jvf1fpmi1v", "exportId": "exp_abc123"}
+SAMPLE_IDS = {
+    "generationId": "gen_abc123",
+    "gammaId": "g_l0mf2jvf1fpmi1v",
+    "exportId": "exp_abc123",
+    "editId": "V1StGXR8Z5jdHi6B",
+}
 #: What reads each call's 2xx answer, and the TypedDict whose required keys it must hold.
 READERS: dict[str, tuple[Callable[[ApiRequest, Any], Any], Any]] = {
     "create_generation": (protocol.read_generation_created, protocol.GenerationCreated),
@@ -51,7 +56,16 @@ READERS: dict[str, tuple[Callable[[ApiRequest, Any], Any], Any]] = {
     "get_export": (protocol.read_export, protocol.Export),
     "archive_gamma": (lambda request, body: body, protocol.ArchiveResult),
     "delete_gamma": (lambda request, body: body, protocol.DeleteResult),
+    "create_upload": (protocol.read_upload, protocol.Upload),
+    "create_edit": (protocol.read_edit_created, protocol.EditCreated),
+    "get_edit": (protocol.read_edit, protocol.Edit),
+    "get_gamma_analytics": (protocol.read_gamma_analytics, protocol.GammaAnalytics),
+    "get_card_analytics": (protocol.read_card_analytics, protocol.CardAnalytics),
+    "get_viewer_analytics": (protocol.read_viewer_page, protocol.ViewerPage),
+    "search_templates": (protocol.read_template_search, protocol.TemplateSearch),
 }
+#: Raw (not JSON) request bodies, sent as ``application/octet-stream``.
+RAW_BODIES: dict[str, bytes] = {"create_upload": b"week,revenue\n49,1200\n"}
 #: Requests sent to the emulator where a fixture holds shapes instead of values (a live transcript).
 DEFAULT_REQUESTS: dict[str, dict[str, Any]] = {
     "create_generation": {"body": {"inputText": "A one-card deck", "textMode": "preserve", "numCards": 1}},
@@ -162,6 +176,31 @@ def out_of_credits(
     return {}
 
 
+def an_edit(em: Emulated, outcome: str, request: dict[str, Any], expected: dict[str, Any]) -> dict[str, str]:
+    """A gamma, with an edit already running for ``create_edit.http409``; an edit in the state the
+    outcome names for ``get_edit``."""
+    gamma_id = em.gamma()
+    if outcome not in ("http409", "pending", "completed", "failed"):
+        return {"gammaId": gamma_id}
+    running = em.send("POST", f"/v1.0/agent/gammas/{gamma_id}/edits", json={"prompt": "Add the figures"})
+    edit_id = str(running.json()["editId"])
+    if outcome == "completed":
+        em.emu.complete_edit(edit_id)
+    elif outcome == "failed":
+        em.emu.fail_edit(edit_id)
+    return {"gammaId": gamma_id, "editId": edit_id}
+
+
+def analytics(
+    em: Emulated, outcome: str, request: dict[str, Any], expected: dict[str, Any]
+) -> dict[str, str]:
+    gamma_id = em.gamma()
+    em.emu.set_viewer_count(gamma_id, 30)  # pages of 10 hold signed-in and anonymous viewers
+    if outcome == "http403":
+        em.emu.analytics_access = "none"
+    return {"gammaId": gamma_id}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "get_generation": a_generation(agent=False),
     "get_agent_generation": a_generation(agent=True),
@@ -172,6 +211,11 @@ SCENARIOS: dict[str, Scenario] = {
     "get_export": an_export,
     "search_gammas": a_search,
     "create_generation": out_of_credits,
+    "create_edit": an_edit,
+    "get_edit": an_edit,
+    "get_gamma_analytics": analytics,
+    "get_card_analytics": analytics,
+    "get_viewer_analytics": analytics,
 }
 
 
@@ -192,8 +236,16 @@ def emulator_answer(emu: GammaEmulator, fixture: dict[str, Any]) -> tuple[ApiReq
     ids = SCENARIOS.get(call, no_state)(em, outcome, request, expected)
     path = fixture["request"]["path"].format(**ids)
     headers = {"X-API-KEY": "sk-gamma-wrong"} if outcome == "http401" else {}
+    raw = RAW_BODIES.get(call)
+    if raw is not None:
+        headers["Content-Type"] = "application/octet-stream"
     answer = em.send(
-        request["method"], path, params=request["query"] or None, json=request.get("body"), headers=headers
+        request["method"],
+        path,
+        params=request["query"] or None,
+        json=request.get("body"),
+        data=raw,
+        headers=headers,
     )
     api_request = ApiRequest(request["method"], path, params=request["query"], json=request.get("body"))
     return api_request, answer
