@@ -297,6 +297,10 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
         """The error for a job Gamma reported as failed."""
         return generation_failure(generation)
 
+    def _announce(self, context: Context, job_id: str) -> None:
+        """Publish the job's id as soon as Gamma accepted it (XCom ``generation_id``)."""
+        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=job_id)
+
     def _before_post(self, record: reconcile.Submission) -> reconcile.Submission:
         """What to note or check before the first POST (an edit notes its gamma's ``updatedTime``)."""
         return record
@@ -341,7 +345,7 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
         """Publish the id and the link, then wait for the generation here or in the triggerer."""
         generation = without_signed_urls(generation)  # in no result: the export operator asks for it
         generation_id = generation["generationId"]
-        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=generation_id)
+        self._announce(context, generation_id)
         # Airflow resolves the link whenever the task stops, deferring included; until Gamma reports
         # the gamma's URL it is empty, rather than an error about a missing XCom in every task log.
         context["ti"].xcom_push(key=XCOM_GAMMA_URL, value=generation.get("gammaUrl", ""))
