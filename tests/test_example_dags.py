@@ -18,12 +18,20 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 
 from airflow_provider_gamma.testing import GammaEmulator
 from tests.conftest import BIN, REPO
 
 EXAMPLE_DAGS = REPO / "example_dags"
-EXAMPLE_DAG_IDS = {"weekly_report_deck", "template_deck", "regional_decks", "on_new_deck", "agent_deck"}
+EXAMPLE_DAG_IDS = {
+    "weekly_report_deck",
+    "template_deck",
+    "regional_decks",
+    "on_new_deck",
+    "agent_deck",
+    "deck_analytics",
+}
 WEEKLY_DECK_ASSET = "gamma_weekly_report_deck"
 
 
@@ -148,6 +156,15 @@ RUNS: dict[str, tuple[str, ...]] = {
     "regional_decks": ("2026-11-23",),
     "on_new_deck": ("2026-11-23", "-c", "{uris}"),
     "agent_deck": ("2026-11-23",),
+    "deck_analytics": ("2026-11-23",),
+}
+#: Decks already in Gamma when a DAG runs: their input texts.
+DECKS_BEFORE: dict[str, tuple[str, ...]] = {
+    "deck_analytics": (
+        "# Weekly sales report: week of 2026-11-09\n---\n# Revenue by region",
+        "# Weekly sales report: week of 2026-11-16\n---\n# Revenue by region",
+        "# Quarterly roadmap\n---\n# Themes",
+    ),
 }
 
 
@@ -163,6 +180,13 @@ def dag_tests(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             picked_up.parent.mkdir(parents=True)
             picked_up.write_bytes(b"x" * 1234)
             emulator = GammaEmulator(generation_seconds=0.2).start()
+            for text in DECKS_BEFORE.get(dag_id, ()):
+                requests.post(
+                    f"{emulator.base_url}/v1.0/generations",
+                    headers={"X-API-KEY": emulator.api_key},
+                    json={"inputText": text, "textMode": "preserve", "numCards": 3},
+                    timeout=10,
+                ).raise_for_status()
             env = {
                 **os.environ,
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
@@ -267,6 +291,35 @@ def test_regional_decks_generate_and_land_one_deck_per_region(dag_tests: dict[st
         landed = folder / f"{region}.pptx"
         assert landed.read_bytes() == run.emulator.export_bytes(generation.generation_id)
         assert len(Presentation(str(landed)).slides) >= 1
+
+
+def test_deck_analytics_lands_the_searched_decks_rows_and_an_asset_event(
+    dag_tests: dict[str, DagTest],
+) -> None:
+    run = dag_tests["deck_analytics"]
+    run.result()
+
+    landed = run.dest / "analytics" / "2026-11-23" / "deck-analytics.jsonl"
+    rows = [json.loads(line) for line in landed.read_text().splitlines()]
+    # The search found the two weekly decks (not the roadmap), and only those were measured.
+    weekly = {g.gamma_id for g in run.emulator.generations.values() if "Weekly sales" in g.input}
+    assert len(weekly) == 2
+    assert {row["gamma_id"] for row in rows} == weekly
+    [search] = [r for r in run.emulator.requests if r.path == "/v1.0/gammas/search"]
+    assert search.query["q"] == "Weekly sales report"
+    records = {
+        kind: sum(row["record_type"] == kind for row in rows) for kind in ("deck", "daily_views", "card")
+    }
+    assert records == {"deck": 2, "daily_views": 60, "card": 6}
+    viewers = [row for row in rows if row["record_type"] == "viewer"]
+    assert viewers
+    assert all("email" not in row and "displayName" not in row and "emailSha256" in row for row in viewers)
+    assert {row["logical_date"] for row in rows} == {"2026-11-23T00:00:00+00:00"}
+    extra = _latest_asset_event_extra(run.db, "gamma_deck_analytics")
+    assert extra["uris"] == [landed.as_uri()]
+    assert sorted(extra["gamma_ids"]) == sorted(weekly)
+    assert extra["records"] == {**records, "viewer": len(viewers)}
+    assert extra["scopes"] == dict.fromkeys(weekly, "all")
 
 
 def test_on_new_deck_runs_by_hand_with_uris(dag_tests: dict[str, DagTest]) -> None:
