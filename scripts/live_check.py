@@ -10,6 +10,10 @@ Opt-in: nothing runs without ``GAMMA_API_KEY`` (never set in CI). The steps, in 
 * ``get_gamma``, ``export_pdf`` (a new PDF export of the gamma, polled and downloaded), ``search``
   (the deck found by a word of its title, ``createdBy=me``; reports how long until it showed);
 * ``agent_deck``, only with ``GAMMA_LIVE_AGENT=1``: a 1-card Gamma 5 agent run at ``quality: lite``;
+* ``analytics`` (the deck's analytics, cards and viewers) and ``search_templates``: free reads;
+* ``upload``, only with ``GAMMA_LIVE_EDIT=1``: a 1 KiB CSV streamed to ``POST /v1.0/uploads`` (free);
+* ``edit_deck``, only with ``GAMMA_LIVE_EDIT=1``: an agent edit of the classic deck at ``quality:
+  lite`` reading that upload, and its polls (billed like an agent run);
 * ``archive``: every gamma the run created is archived (free), even after a failure.
 
 The same steps run first against an in-process emulator on loopback (so a broken step costs nothing),
@@ -33,6 +37,7 @@ import os
 import re
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -66,6 +71,7 @@ class Options:
     search_wait: float = 180.0
     timeout: float = 900.0
     agent: bool = False
+    edit: bool = False
 
 
 class StepFailed(Exception):
@@ -272,6 +278,47 @@ def agent_deck(run: Run) -> str:
     return _settled(run, done, "agent gamma")
 
 
+def analytics(run: Run) -> str:
+    gamma_id = run.need("gamma")
+    try:
+        summary = run.call("get_gamma_analytics", lambda: run.hook.get_gamma_analytics(gamma_id))
+    except GammaPermissionError as error:
+        return f"analytics refused ({error.http_status}): the key's user lacks edit permission"
+    cards = run.call("get_card_analytics", lambda: run.hook.get_card_analytics(gamma_id))
+    viewers = run.call("list_viewer_analytics", lambda: run.hook.list_viewer_analytics(gamma_id), merge=True)
+    return (
+        f"scope {summary.get('scope')}, {len(cards.get('cards') or [])} card rows, {len(viewers)} viewer rows"
+    )
+
+
+def search_templates(run: Run) -> str:
+    found = run.call("search_templates", lambda: run.hook.search_templates(limit=3))
+    return f"{len(found.get('workspaceTemplates') or [])} workspace templates listed"
+
+
+def upload(run: Run) -> str:
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "live-check-figures.csv"
+        source.write_text("region,revenue\n" + "".join(f"region-{i},{i * 1000}\n" for i in range(60)))
+        uploaded = run.call("upload_file", lambda: run.hook.upload_file(source))
+        size = source.stat().st_size
+    run.found["upload"] = uploaded["uploadId"]
+    return f"{size} bytes uploaded"
+
+
+def edit_deck(run: Run) -> str:
+    gamma_id, upload_id = run.need("gamma"), run.need("upload")
+    body = parameters.edit_body(
+        prompt="Add one sentence to the card: 'Checked by the Airflow provider; safe to delete.'",
+        files=[upload_id],
+        quality="lite",
+    )
+    # An edit makes no new gamma: the one it edits is archived with the others.
+    created = run.call("create_edit", lambda: run.hook.submit_edit(gamma_id, body))
+    done = _poll(run, "get_edit", lambda: run.hook.get_edit(created["editId"]))
+    return _settled(run, done, "edited gamma")
+
+
 def archive(run: Run) -> str:
     archived = 0
     for gamma_id in run.gammas:
@@ -364,6 +411,21 @@ STEPS: list[Step] = [
         agent_deck,
         credits=CREDITS_PER_CARD,
         when=lambda options: options.agent,
+    ),
+    Step("analytics", "the gamma's analytics, cards and viewers, free", analytics),
+    Step("search_templates", "GET /v1.0/templates/search, free", search_templates),
+    Step(
+        "upload",
+        "a 1 KiB CSV streamed to POST /v1.0/uploads, free (GAMMA_LIVE_EDIT=1)",
+        upload,
+        when=lambda options: options.edit,
+    ),
+    Step(
+        "edit_deck",
+        "an agent edit of the deck at quality lite reading the upload, and its polls (GAMMA_LIVE_EDIT=1)",
+        edit_deck,
+        credits=CREDITS_PER_CARD,
+        when=lambda options: options.edit,
     ),
     Step("archive", "POST /v1.0/gammas/{id}/archive for every gamma made, free", archive, always=True),
 ]
@@ -550,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         search_wait=args.search_wait,
         timeout=args.timeout,
         agent=os.environ.get("GAMMA_LIVE_AGENT", "").strip() == "1",
+        edit=os.environ.get("GAMMA_LIVE_EDIT", "").strip() == "1",
     )
     steps = [step for step in STEPS if step.when(options)]
     where = args.base_url or "https://public-api.gamma.app"
@@ -563,7 +626,12 @@ def main(argv: list[str] | None = None) -> int:
     emulator_key = "sk-gamma-" + secrets.token_hex(8)
     with GammaEmulator(api_key=emulator_key, generation_seconds=1.0, export_seconds=0.5) as emulator:
         fast = Options(
-            poll_interval=0.2, search_every=0.2, search_wait=10.0, timeout=60.0, agent=options.agent
+            poll_interval=0.2,
+            search_every=0.2,
+            search_wait=10.0,
+            timeout=60.0,
+            agent=options.agent,
+            edit=options.edit,
         )
         hook = _hook(
             "gamma_live_check_emulator",

@@ -31,6 +31,7 @@ EXAMPLE_DAG_IDS = {
     "on_new_deck",
     "agent_deck",
     "deck_analytics",
+    "living_deck",
 }
 WEEKLY_DECK_ASSET = "gamma_weekly_report_deck"
 
@@ -157,6 +158,7 @@ RUNS: dict[str, tuple[str, ...]] = {
     "on_new_deck": ("2026-11-23", "-c", "{uris}"),
     "agent_deck": ("2026-11-23",),
     "deck_analytics": ("2026-11-23",),
+    "living_deck": ("2026-11-23",),
 }
 #: Decks already in Gamma when a DAG runs: their input texts.
 DECKS_BEFORE: dict[str, tuple[str, ...]] = {
@@ -367,3 +369,29 @@ def _latest_asset_event_extra(db_file: Path, asset_name: str) -> dict[str, Any]:
         ).fetchone()
     assert row is not None, f"no asset event for {asset_name}"
     return dict(json.loads(row[0]))
+
+
+def test_living_deck_edits_one_standing_deck_with_the_weekly_csv_and_lands_its_pdf(
+    dag_tests: dict[str, DagTest],
+) -> None:
+    import hashlib
+
+    run = dag_tests["living_deck"]
+    run.result()
+
+    # The first run makes the standing deck once, then edits it in place with this week's CSV.
+    assert len(run.posts()) == 1
+    [edit] = run.emulator.edits.values()
+    [generation] = run.emulator.generations.values()
+    assert edit.gamma_id == generation.gamma_id
+    assert edit.status == "completed"
+    figures = run.dest / "figures" / "2026-11-23.csv"
+    [upload] = run.emulator.uploads.values()
+    assert edit.files == [upload.upload_id]
+    assert upload.sha256 == hashlib.sha256(figures.read_bytes()).hexdigest()  # byte-exact
+    assert figures.read_text().startswith("week_start,region,revenue_gbp,orders")
+    pdf = run.dest / "2026-11-23" / "board-deck.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    # Landed after the edit: a fresh export of the gamma, asked for once the edit completed.
+    [export] = [r for r in run.emulator.requests if r.method == "POST" and r.path.endswith("/export")]
+    assert export.path == f"/v1.0/gammas/{generation.gamma_id}/export"
