@@ -8,12 +8,15 @@ import json
 
 import pytest
 
+from airflow_provider_gamma import protocol
 from airflow_provider_gamma.exceptions import (
     GammaAuthenticationError,
     GammaConfigurationError,
+    GammaEditInProgressError,
     GammaGenerationTimeoutError,
     GammaInsufficientCreditsError,
     GammaNotFoundError,
+    GammaParameterError,
     GammaPermissionError,
     GammaRateLimitError,
     GammaServerError,
@@ -23,6 +26,7 @@ from airflow_provider_gamma.exceptions import (
 )
 from airflow_provider_gamma.hooks.gamma import GammaHook
 from airflow_provider_gamma.protocol import RetryPolicy
+from airflow_provider_gamma.testing.emulator import GammaEmulator
 
 FAST = RetryPolicy(backoff=0.01, rate_limit_backoff=0.01, jitter=False)
 GENERATIONS = "/v1.0/generations"
@@ -349,3 +353,134 @@ def test_a_socks_proxy_from_the_environment_is_refused_too(gamma_connection, mon
     with pytest.raises(GammaConfigurationError, match="SOCKS is not supported"):
         GammaHook(retry_policy=FAST).list_themes()
     assert gamma_connection.requests == []
+
+
+# --- living decks: agent edits, analytics, template search ----------------------------------------------
+
+
+@pytest.fixture
+def living(monkeypatch):
+    """An emulator whose edits end after 0.3 s, as ``gamma_default``; yields it and a generated gamma's id."""
+    with GammaEmulator(generation_seconds=0.1, edit_seconds=0.3) as emu:
+        GammaHook.clear_connection_cache()
+        monkeypatch.setenv("AIRFLOW_CONN_GAMMA_DEFAULT", emu.connection_uri())
+        hook = GammaHook(retry_policy=FAST)
+        generation = hook.wait_for_generation(hook.create_generation("Board deck"), poll_interval=0.05)
+        yield emu, generation
+        GammaHook.clear_connection_cache()
+
+
+def test_an_edit_updates_the_same_gamma_at_the_same_link_with_its_files(living, tmp_path):
+    emu, generation = living
+    gamma_id = generation["gammaId"]
+    hook = GammaHook(retry_policy=FAST)
+    (tmp_path / "figures.csv").write_text("week,revenue\n49,4.2\n")
+    files = hook.upload_files([tmp_path / "figures.csv"])
+    edit_id = hook.create_edit(gamma_id, "Revenue this week: $4.2M", files=files, quality="standard")
+    assert hook.get_edit(edit_id)["status"] == "pending"
+    edit = hook.wait_for_edit(edit_id, poll_interval=0.05, timeout=10)
+    assert edit["status"] == "completed"
+    assert (edit["editId"], edit["gammaId"], edit["gammaUrl"]) == (edit_id, gamma_id, generation["gammaUrl"])
+    assert edit["credits"]["deducted"] > 0
+    assert edit["summary"]
+    assert emu.revision(gamma_id) == 1
+    assert emu.uploads[files[0]].attached_to == edit_id
+    (post,) = api_calls(emu, "POST", f"/v1.0/agent/gammas/{gamma_id}/edits")
+    assert post.json == {"prompt": "Revenue this week: $4.2M", "files": files, "quality": "standard"}
+
+
+def test_a_second_edit_while_one_runs_is_refused_and_not_resent(living):
+    emu, generation = living
+    hook = GammaHook(retry_policy=FAST)
+    hook.create_edit(generation["gammaId"], "First")
+    with pytest.raises(GammaEditInProgressError, match="one edit per gamma at a time"):
+        hook.create_edit(generation["gammaId"], "Second")
+    assert len(emu.edits) == 1
+    assert len(api_calls(emu, "POST", "/v1.0/agent/gammas/")) == 2
+
+
+@pytest.mark.parametrize("status", [None, 502])
+def test_an_edit_whose_answer_is_lost_is_never_sent_again(living, status):
+    emu, generation = living
+    emu.lose_next_edit_answer(status=status)
+    with pytest.raises(GammaSubmissionUncertainError):
+        GammaHook(retry_policy=FAST).create_edit(generation["gammaId"], "Update")
+    assert len(emu.edits) == 1  # Gamma acted once; the client did not send it again
+    assert len(api_calls(emu, "POST", "/v1.0/agent/gammas/")) == 1
+
+
+def test_a_failed_edit_is_returned_with_gammas_reason(living):
+    emu, generation = living
+    emu.fail_next_edit(message="The agent could not apply the edit")
+    hook = GammaHook(retry_policy=FAST)
+    edit = hook.wait_for_edit(hook.create_edit(generation["gammaId"], "x"), poll_interval=0.05, timeout=10)
+    assert edit["status"] == "failed"
+    assert protocol.edit_failure_reason(edit) == "The agent could not apply the edit"
+    assert emu.revision(generation["gammaId"]) == 0
+
+
+def test_waiting_for_an_edit_times_out_naming_it(living):
+    _, generation = living
+    hook = GammaHook(retry_policy=FAST)
+    edit_id = hook.create_edit(generation["gammaId"], "x")
+    with pytest.raises(GammaGenerationTimeoutError, match=f"edit {edit_id} was still pending") as caught:
+        hook.wait_for_edit(edit_id, poll_interval=0.05, timeout=0.1)
+    assert caught.value.generation_id == edit_id
+
+
+async def test_async_edit_status(living):
+    _, generation = living
+    edit_id = GammaHook().create_edit(generation["gammaId"], "x")
+    edit = await GammaHook(retry_policy=FAST).aget_edit(edit_id)
+    assert (edit["editId"], edit["status"], edit["gammaId"]) == (edit_id, "pending", generation["gammaId"])
+
+
+def test_analytics_totals_and_cards(living):
+    _, generation = living
+    gamma_id = generation["gammaId"]
+    hook = GammaHook(retry_policy=FAST)
+    totals = hook.get_gamma_analytics(gamma_id)
+    assert totals["gammaId"] == gamma_id
+    assert totals["scope"] == "all"
+    assert totals["totalViews"] >= totals["uniqueViewers"] > 0
+    assert len(protocol.daily_views(totals)) == 30
+    cards = hook.get_card_analytics(gamma_id)["cards"]
+    assert [card["cardPosition"] for card in cards] == list(range(1, totals["cardCount"] + 1))
+    assert all({"cardId", "cardName", "viewTimeSeconds", "viewersPercent"} <= set(card) for card in cards)
+
+
+@pytest.mark.parametrize(("viewers", "pages"), [(0, 1), (120, 3), (700, 10)])
+def test_every_page_of_viewers_up_to_gammas_500(living, viewers, pages):
+    emu, generation = living
+    gamma_id = generation["gammaId"]
+    emu.set_viewer_count(gamma_id, viewers)
+    listed = GammaHook(retry_policy=FAST).list_viewer_analytics(gamma_id)
+    assert len(listed) == min(viewers, protocol.MAX_VIEWERS)
+    assert len({row["viewerId"] for row in listed}) == len(listed)  # each viewer once, in order
+    calls = api_calls(emu, "GET", f"/v1.0/gammas/{gamma_id}/analytics/viewers")
+    assert len(calls) == pages
+    assert all(call.query["limit"] == "50" for call in calls)
+    assert "after" not in calls[0].query
+    assert all(call.query.get("after") for call in calls[1:])
+
+
+def test_analytics_without_edit_permission_name_what_is_missing(living):
+    emu, generation = living
+    emu.analytics_access = "none"
+    hook = GammaHook(retry_policy=FAST)
+    for read in (hook.get_gamma_analytics, hook.get_card_analytics, hook.list_viewer_analytics):
+        with pytest.raises(GammaPermissionError, match=f"edit permission on gamma {generation['gammaId']}"):
+            read(generation["gammaId"])
+    assert len(api_calls(emu, "GET", "/v1.0/gammas/")) == 3  # refused at once, not retried
+
+
+def test_template_search(living):
+    emu, _ = living
+    hook = GammaHook(retry_policy=FAST)
+    found = hook.search_templates("report", limit=5)
+    assert found["workspaceTemplates"] or found["exploreTemplates"]
+    assert all(template["id"] for template in found["workspaceTemplates"] + found["exploreTemplates"])
+    assert api_calls(emu, "GET", "/v1.0/templates/search")[-1].query == {"q": "report", "limit": "5"}
+    with pytest.raises(GammaParameterError, match="limit must be 1 to 25"):
+        hook.search_templates(limit=26)
+    assert len(api_calls(emu, "GET", "/v1.0/templates/search")) == 1
