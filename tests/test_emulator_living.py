@@ -128,6 +128,19 @@ def test_an_upload_over_250_mib_is_refused_before_its_body_is_read(emu: GammaEmu
     connection.close()
 
 
+def test_a_fault_or_a_bad_key_on_an_upload_is_answered_after_the_body(
+    client: Client, emu: GammaEmulator
+) -> None:
+    body = os.urandom(3 * MiB)
+    emu.add_fault(method="POST", path_prefix="/v1.0/uploads", status=502)
+    assert client.upload(body).status_code == 502
+    client.session.headers["X-API-KEY"] = "sk-wrong"
+    assert client.upload(body).status_code == 401
+    client.session.headers["X-API-KEY"] = emu.api_key
+    assert client.upload(body).status_code == 200
+    assert [record.sha256 for record in emu.uploads.values()] == [hashlib.sha256(body).hexdigest()]
+
+
 def test_files_must_name_uploads_that_exist_and_are_not_yet_attached(
     client: Client, emu: GammaEmulator
 ) -> None:
