@@ -88,6 +88,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_gamma.operators.agent",
                     "airflow_provider_gamma.operators.export",
                     "airflow_provider_gamma.operators.analytics",
+                    "airflow_provider_gamma.operators.edit",
                 ],
             }
         ],

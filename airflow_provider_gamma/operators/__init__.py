@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_gamma.operators.agent import GammaAgentGenerateOperator
     from airflow_provider_gamma.operators.analytics import GammaAnalyticsToObjectStorageOperator
+    from airflow_provider_gamma.operators.edit import GammaAgentEditOperator
     from airflow_provider_gamma.operators.export import GammaExportToObjectStorageOperator
     from airflow_provider_gamma.operators.gamma import (
         GammaGenerateFromTemplateOperator,
@@ -24,11 +25,13 @@ _MODULES = {
     "GammaGenerateOperator": "gamma",
     "GammaGenerateFromTemplateOperator": "gamma",
     "GammaAgentGenerateOperator": "agent",
+    "GammaAgentEditOperator": "edit",
     "GammaExportToObjectStorageOperator": "export",
     "GammaAnalyticsToObjectStorageOperator": "analytics",
 }
 
 __all__ = [
+    "GammaAgentEditOperator",
     "GammaAgentGenerateOperator",
     "GammaAnalyticsToObjectStorageOperator",
     "GammaExportToObjectStorageOperator",
