@@ -138,6 +138,21 @@ def maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
+def reset_peak_rss() -> None:
+    """Start this process's peak RSS (``VmHWM``) afresh from its current RSS (Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+        clear_refs.write("5")
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak RSS since :func:`reset_peak_rss` (or its start): ``VmHWM``."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 # --- machine --------------------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ MODULES: dict[str, tuple[str, float, float]] = {
     "bench_rate_limit": ("rate_limit", 900, 120),
     "bench_export": ("export", 900, 120),
     "bench_import": ("import", 600, 120),
+    "bench_upload": ("upload", 900, 120),
 }
 #: modules that mostly wait (for Airflow to start, for a common start moment) run alongside the
 #: others when tiny

@@ -15,7 +15,7 @@ import airflow
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("slot_seconds", "triggers", "rate_limit", "export", "import", "shared_key")
+BENCHMARKS = ("slot_seconds", "triggers", "rate_limit", "export", "import", "shared_key", "upload")
 
 
 @pytest.mark.skipif(
