@@ -168,8 +168,9 @@ class UploadEndpoints(GammaClient):
         :param conn_id: the connection of the store the URIs live in.
         """
         if isinstance(sources, str | os.PathLike) or len(sources) > parameters.MAX_FILES:
+            got = repr(sources) if isinstance(sources, str | os.PathLike) else f"{len(sources)} files"
             raise GammaParameterError(
-                f"upload_files takes a list of at most {parameters.MAX_FILES} files, got {sources!r}"
+                f"upload_files takes a list of at most {parameters.MAX_FILES} files, got {got}"
             )
         files = [open_source(source, conn_id=conn_id) for source in sources]
         requests = [upload_request_for(file) for file in files]
