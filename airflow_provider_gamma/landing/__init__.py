@@ -8,7 +8,8 @@ Used by :class:`~airflow_provider_gamma.operators.export.GammaExportToObjectStor
 * ``_staged``: :class:`StagedObject`, a write nobody sees until it is committed, on any store;
 * ``_parts``: the uploads in parts behind it, one strategy per store (S3, Azure Blob);
 * ``_cards``: PNG zips checked and landed as ``card-01.png`` ..., stale cards removed;
-* ``_land``: :func:`land`, which puts these together for one export.
+* ``_land``: :func:`land`, which puts these together for one export;
+* ``_events``: the asset events and OpenLineage outputs of what landed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from airflow_provider_gamma.landing._cards import (
     remove_stale_cards,
     unpack_pngs,
 )
+from airflow_provider_gamma.landing._events import emit_asset_events, openlineage_outputs
 from airflow_provider_gamma.landing._land import Download, ExportFile, Fetched, Landing, Sink, land
 from airflow_provider_gamma.landing._parts import (
     MULTIPART_BLOCK_SIZE,
@@ -70,11 +72,13 @@ __all__ = [
     "_PartedUpload",
     "card_names",
     "describe",
+    "emit_asset_events",
     "existing_cards",
     "guess_content_type",
     "is_templated",
     "land",
     "openlineage_name",
+    "openlineage_outputs",
     "png_members",
     "protocol_of",
     "registered_schemes",

@@ -7,11 +7,20 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_gamma import parameters
+
 if TYPE_CHECKING:
     from airflow_provider_gamma.hooks.gamma import GammaHook
 
 FileSource = Any
 """An :class:`~airflow.sdk.ObjectStoragePath`, a URI (``s3://bucket/key.csv``) or a local path."""
+
+
+def check(files: Any, files_conn_id: Any) -> None:
+    """``files=`` and ``files_conn_id=`` as given, when the DAG is parsed (templates pass until rendered)."""
+    parameters.check_files(files)
+    if files_conn_id is not None:
+        parameters.check_conn_id(files_conn_id, "files_conn_id")
 
 
 def describe(files: Sequence[FileSource] | None) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from airflow_provider_gamma import parameters, reconcile
 from airflow_provider_gamma.exceptions import GammaParameterError
+from airflow_provider_gamma.operators import _files
 from airflow_provider_gamma.operators._generation import _GammaGenerationOperator
 from airflow_provider_gamma.protocol import GenerationCreated
 
@@ -136,9 +137,7 @@ class GammaAgentGenerateOperator(_GammaGenerationOperator):
         self.num_cards = num_cards
         self.quality = quality
         self.source_urls = source_urls
-        parameters.check_files(files)
-        if files_conn_id is not None:
-            parameters.check_conn_id(files_conn_id, "files_conn_id")
+        _files.check(files, files_conn_id)
         self.files = files
         self.files_conn_id = files_conn_id
         self.template_id = template_id

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
+from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_provider_gamma import landing, parameters, reconcile
 from airflow_provider_gamma._checks import boolean, enum, fail
@@ -235,22 +235,11 @@ class GammaAnalyticsToObjectStorageOperator(BaseOperator):
             "scopes": dict(scopes),
             "logical_date": _iso(context.get("logical_date")),
         }
-        outlet_events: Any = context["outlet_events"]
-        for outlet in self.outlets or ():
-            if isinstance(outlet, AssetAlias):
-                outlet_events[outlet].add(Asset(result["uri"]), extra=extra)
-            elif isinstance(outlet, Asset):
-                outlet_events[outlet].extra.update(extra)
+        landing.emit_asset_events(self.outlets, context["outlet_events"], [result["uri"]], extra)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage outputs: the landed file (needs the OpenLineage provider)."""
-        try:
-            from airflow.providers.common.compat.openlineage.facet import Dataset
-            from airflow.providers.openlineage.extractors import OperatorLineage
-        except ImportError:
-            return None
-        paths = [self._landed_path] if self._landed_path is not None else []
-        return OperatorLineage(outputs=[Dataset(*landing.openlineage_name(path)) for path in paths])
+        return landing.openlineage_outputs([self._landed_path] if self._landed_path is not None else [])
 
 
 # --- parameters -------------------------------------------------------------------------------------

@@ -133,9 +133,7 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
             raise GammaParameterError(
                 f"Invalid Gamma parameter gamma_id={gamma_id!r}: must be a gamma id (or gamma:<id>)"
             )
-        parameters.check_files(files)
-        if files_conn_id is not None:
-            parameters.check_conn_id(files_conn_id, "files_conn_id")
+        _files.check(files, files_conn_id)
         self.gamma_id = gamma_id
         self.prompt = prompt
         self.files = files

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import urlsplit
 
-from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
+from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_provider_gamma import landing, parameters, reconcile
 from airflow_provider_gamma._compat import AirflowFailException, conf
@@ -416,23 +416,11 @@ class GammaExportToObjectStorageOperator(BaseOperator):
             "generation_id": generation_id,
             "gamma_url": generation.get("gammaUrl") if generation else None,
         }
-        outlet_events: Any = context["outlet_events"]
-        for outlet in self.outlets or ():
-            if isinstance(outlet, AssetAlias):
-                for uri in uris:
-                    outlet_events[outlet].add(Asset(uri), extra=extra)
-            elif isinstance(outlet, Asset):
-                outlet_events[outlet].extra.update(extra)
+        landing.emit_asset_events(self.outlets, context["outlet_events"], uris, extra)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage outputs: one dataset per landed object (needs the OpenLineage provider)."""
-        try:
-            from airflow.providers.common.compat.openlineage.facet import Dataset
-            from airflow.providers.openlineage.extractors import OperatorLineage
-        except ImportError:
-            return None
-        outputs = [Dataset(*landing.openlineage_name(path)) for path in self._landed_paths]
-        return OperatorLineage(outputs=outputs)
+        return landing.openlineage_outputs(self._landed_paths)
 
 
 def _finished(generation: Generation) -> Generation:
