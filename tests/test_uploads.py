@@ -85,6 +85,7 @@ def serving(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
+        await asyncio.sleep(0.01)  # the aborted transports' connection_lost callbacks run
 
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
