@@ -12,12 +12,10 @@ fields Gamma adds later go through ``extra_body``.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from airflow_provider_gamma._checks import (
     Check,
@@ -30,12 +28,13 @@ from airflow_provider_gamma._checks import (
     integer,
     list_of,
     mapping,
-    short,
     strings,
     text,
     urls,
 )
 from airflow_provider_gamma._checks import is_unresolved as is_unresolved  # noqa: PLC0414 - public here
+from airflow_provider_gamma._file_sources import MAX_FILES as MAX_FILES  # noqa: PLC0414 - public here
+from airflow_provider_gamma._file_sources import check_files as check_files  # noqa: PLC0414 - public here
 from airflow_provider_gamma.exceptions import GammaParameterError
 
 TEXT_MODES = ("generate", "condense", "preserve")
@@ -66,8 +65,6 @@ MAX_INPUT_CHARS = 400_000
 #: Paid plans' ceiling for an agent deck (Free stops at 10).
 MAX_AGENT_CARDS = 100
 MAX_SOURCE_URLS = 10
-#: Gamma's import guide: "A generation takes up to 50 files and 250 MiB in total".
-MAX_FILES = 50
 MAX_PAGES = 50
 #: Ultra's ceiling; Pro, Teams and Business stop at 60 and Gamma answers 400 above the plan's limit.
 MAX_CARDS = 75
@@ -430,55 +427,3 @@ def check_conn_id(value: Any, name: str = "gamma_conn_id") -> None:
     """
     if not is_unresolved(value) and (not isinstance(value, str) or not value.strip()):
         fail(name, value, "must be a connection id such as 'gamma_default'")
-
-
-_FILE_FORMS = (
-    "an ObjectStoragePath, a URI such as 's3://bucket/figures.csv' or 'file:///data/figures.csv', or "
-    "an absolute local path"
-)
-
-
-def check_files(value: Any, name: str = "files") -> None:
-    """Check an operator's ``files=`` as given (when the DAG is parsed): up to 50 files for the agent
-    to read, each an :class:`~airflow.sdk.ObjectStoragePath`, a URI whose scheme has an Airflow
-    filesystem (``s3://``, ``gs://``, ``file://`` ...) or an absolute local path. ``None`` (no files),
-    a Jinja string and an ``XComArg`` pass, as a whole or as an item, until rendered.
-
-    :raises GammaParameterError: naming ``name`` (and the item's index) and what is allowed.
-    """
-    if value is None or is_unresolved(value):
-        return
-    if isinstance(value, str | os.PathLike) or not isinstance(value, list | tuple):
-        fail(name, value, f"must be a list of files to upload, each {_FILE_FORMS} (wrap one file in [...])")
-    if len(value) > MAX_FILES:
-        fail(name, short(repr(value)), f"at most {MAX_FILES} files (Gamma's limit per generation)")
-    for index, item in enumerate(value):
-        _check_file(f"{name}[{index}]", item)
-
-
-def _check_file(path: str, value: Any) -> None:
-    from airflow.sdk import ObjectStoragePath
-
-    if isinstance(value, ObjectStoragePath) or is_unresolved(value):
-        return
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str) or not value.strip():
-        fail(path, value, f"must be a file to upload: {_FILE_FORMS}")
-    scheme = urlsplit(value).scheme.lower()
-    if not scheme:
-        if not os.path.isabs(value):
-            fail(path, value, "a local path must be absolute (or use a URI such as 'file:///path')")
-        return
-    from airflow_provider_gamma.landing._paths import registered_schemes
-
-    known = registered_schemes()
-    if known is not None and scheme not in known:
-        hint = " (a web page goes in source_urls)" if scheme in ("http", "https") else ""
-        fail(
-            path,
-            value,
-            f"no Airflow filesystem handles {scheme}://{hint}; available: {', '.join(sorted(known))}. "
-            "Install the provider that adds it: airflow-provider-gamma[s3] for s3://, [gcs] for gs://, "
-            "[azure] for abfs://",
-        )
