@@ -87,7 +87,9 @@ def living_deck() -> None:
         path.write_text(text.getvalue())
         return str(path)
 
-    @task
+    # No retries: a retry after a lost answer would pay for a second deck (the generate operators settle
+    # that case; this one-off bootstrap keeps it simple). A failed first run is re-run by hand.
+    @task(retries=0)
     def board_deck() -> str:
         """The standing deck's gamma id; the first run makes the deck once and remembers it."""
         gamma_id = Variable.get(BOARD_DECK_VARIABLE, default=None)

@@ -313,10 +313,16 @@ def edit_deck(run: Run) -> str:
         files=[upload_id],
         quality="lite",
     )
+    before = run.hook.get_gamma(gamma_id).get("updatedTime")
     # An edit makes no new gamma: the one it edits is archived with the others.
     created = run.call("create_edit", lambda: run.hook.submit_edit(gamma_id, body))
     done = _poll(run, "get_edit", lambda: run.hook.get_edit(created["editId"]))
-    return _settled(run, done, "edited gamma")
+    line = _settled(run, done, "edited gamma")
+    # The edit operator settles a lost answer by this: an edit must move the gamma's updatedTime.
+    after = run.hook.get_gamma(gamma_id).get("updatedTime")
+    if not isinstance(after, str) or after == before:
+        raise StepFailed("the edit completed but the gamma's updatedTime did not move (rule E1 relies on it)")
+    return f"{line}; updatedTime moved"
 
 
 def archive(run: Run) -> str:

@@ -5,6 +5,8 @@ boundary stood in for."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from airflow_provider_gamma._compat import TaskDeferred
 from airflow_provider_gamma.exceptions import (
     GammaEditFailedError,
     GammaEditInProgressError,
+    GammaNotFoundError,
     GammaParameterError,
     GammaSubmissionUncertainError,
 )
@@ -123,23 +126,60 @@ def test_an_edit_changes_the_same_gamma_in_place_and_a_new_export_lands_the_edit
     assert pdf.read_bytes() != old_bytes
 
 
-def test_a_deferred_edit_waits_in_the_one_trigger_loop(emu: GammaEmulator, deck: str) -> None:
-    ti = TaskInstance()
-    op = edit(deck, deferrable=True)
+def deferred_event(op: GammaAgentEditOperator, ti: TaskInstance) -> Any:
     with pytest.raises(TaskDeferred) as caught:
         op.execute(context(ti))
     trigger = caught.value.trigger
     assert isinstance(trigger, GammaEditTrigger)
     assert trigger.serialize()[1]["edit_id"] == ti.xcoms["edit_id"]
-    import asyncio
+    return asyncio.run(first_event(trigger))
 
-    event = asyncio.run(first_event(trigger))
+
+def test_a_deferred_edit_waits_in_the_one_trigger_loop_and_returns_what_gamma_reported(
+    emu: GammaEmulator, deck: str
+) -> None:
+    ti = TaskInstance()
+    op = edit(deck, deferrable=True)
+    event = deferred_event(op, ti)
     assert event["status"] == "success"
     assert event["edit_id"] == ti.xcoms["edit_id"]
+
     result = op.execute_complete(context(ti), event)
+
+    assert result["status"] == "completed"
     assert result["gammaId"] == deck
+    assert result["editId"] == ti.xcoms["edit_id"]
+    assert result["credits"]["deducted"] > 0
+    assert result["summary"]
+    assert ti.xcoms["gamma_url"] == result["gammaUrl"]
     polls = {r.path for r in emu.requests if r.method == "GET" and r.path.startswith("/v1.0/agent/edits/")}
     assert polls == {f"/v1.0/agent/edits/{ti.xcoms['edit_id']}"}
+
+
+def test_a_deferred_edit_that_failed_fails_the_task(emu: GammaEmulator, deck: str) -> None:
+    emu.fail_next_edit(message="The agent could not finish the edit")
+    ti = TaskInstance()
+    op = edit(deck, deferrable=True)
+    event = deferred_event(op, ti)
+    assert event["status"] == "failed"
+    with pytest.raises(GammaEditFailedError, match="could not finish the edit"):
+        op.execute_complete(context(ti), event)
+
+
+def test_a_gamma_that_cannot_be_read_fails_before_anything_is_paid(emu: GammaEmulator) -> None:
+    with pytest.raises(GammaNotFoundError):
+        edit("g_does_not_exist").execute(context())
+    assert not emu.edits
+    assert [r for r in emu.requests if r.method == "POST"] == []
+
+
+def test_files_that_rendered_to_one_string_fail_naming_the_field(emu: GammaEmulator, deck: str) -> None:
+    op = edit(deck, files="{{ ti.xcom_pull('figures') }}")
+    op.files = "s3://reports/figures.csv"  # as rendered
+    with pytest.raises(GammaParameterError, match=r"files.*list"):
+        op.execute(context())
+    assert not emu.uploads
+    assert not emu.edits
 
 
 def test_a_retry_reattaches_to_its_edit_and_a_clear_is_a_new_edit(emu: GammaEmulator, deck: str) -> None:
@@ -209,49 +249,30 @@ def test_a_lost_answer_of_an_edit_gamma_never_made_is_sent_again_once_the_window
 def test_a_retry_after_a_try_that_died_mid_post_settles_from_the_record(
     emu: GammaEmulator, deck: str
 ) -> None:
+    # Try 1 noted its record and sent the edit, which Gamma started, then the worker died.
+    store = StateStore()
+    op = edit(deck)
+    before = GammaHook().get_gamma(deck)["updatedTime"]
+    record = (
+        reconcile.Submission(op._fingerprint(), max_tries=0).editing(deck, before).sending(None, time.time())
+    )
+    store.values[submission.STATE_KEY] = record.to_json()
+    GammaHook().create_edit(deck, "Replace the revenue figure with 1.2 M")
+
+    result = edit(deck).execute(context(store=store))
+
+    assert result["reconciled"] is True
+    assert result["gammaId"] == deck
+    assert len(emu.edits) == 1  # the retry read the gamma instead of editing again
+
+
+def test_without_reconcile_a_retry_after_a_lost_answer_gives_up_instead_of_editing_again(
+    emu: GammaEmulator, deck: str
+) -> None:
     store = StateStore()
     emu.add_fault(method="POST", path_prefix=edits_path(deck), status=502, created=True)
     with pytest.raises(GammaSubmissionUncertainError):
         edit(deck, reconcile=False).execute(context(store=store))
-    record = reconcile.Submission.from_json(store.values[submission.STATE_KEY])
-    assert record is not None
-    assert record.edit_of == deck
-    # With reconciliation the retry reads the gamma instead of editing again.
-    result = edit(deck).execute(context(store=store))
-    assert result["reconciled"] is True
-    assert len(emu.edits) == 1
-
-
-def test_files_reach_gamma_byte_exact_as_the_edits_sources_uploaded_in_the_try_that_posts(
-    emu: GammaEmulator, deck: str, tmp_path: Path
-) -> None:
-    import hashlib
-
-    figures = tmp_path / "figures.csv"
-    figures.write_bytes(b"region,revenue\n" + b"".join(b"r%d,%d\n" % (i, i * 7) for i in range(50_000)))
-    ti = TaskInstance()
-
-    result = edit(deck, files=[figures.as_uri()]).execute(context(ti))
-
-    [upload] = emu.uploads.values()
-    assert upload.size == figures.stat().st_size
-    assert upload.sha256 == hashlib.sha256(figures.read_bytes()).hexdigest()
-    [made] = emu.edits.values()
-    assert made.files == [upload.upload_id]
-    assert upload.attached_to == result["editId"]
-
-
-def test_an_agent_run_reads_files_uploaded_right_before_its_post(emu: GammaEmulator, tmp_path: Path) -> None:
-    from airflow_provider_gamma.operators.agent import GammaAgentGenerateOperator
-
-    notes = tmp_path / "last-quarter.pdf"
-    notes.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 400)
-    op = GammaAgentGenerateOperator(
-        task_id="agent", prompt="Board update", files=[str(notes)], poll_interval=0.05, first_poll_delay=0.05
-    )
-    result = op.execute(context())
-    [upload] = emu.uploads.values()
-    assert upload.size == notes.stat().st_size
-    assert upload.attached_to == result["generationId"]
-    [generation] = emu.generations.values()
-    assert generation.request["files"] == [upload.upload_id]
+    with pytest.raises(GammaSubmissionUncertainError, match="reconcile=False"):
+        edit(deck, reconcile=False).execute(context(store=store))
+    assert emu.post_count(edits_path(deck)) == 1

@@ -22,7 +22,6 @@ from typing import IO, TYPE_CHECKING, Any
 from airflow_provider_gamma import parameters, protocol
 from airflow_provider_gamma.exceptions import GammaParameterError
 from airflow_provider_gamma.hooks._base import GammaClient
-from airflow_provider_gamma.hooks._download import EXPORT_DOWNLOAD_TIMEOUT
 from airflow_provider_gamma.protocol import ApiRequest, Upload
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 SOURCE_BLOCK_SIZE = 4 * 1024 * 1024
 #: Seconds one attempt of an upload may take in all, as for an export download: an upload is cut when
 #: it stalls (no write taken within the connection's timeout), not for being slow.
-UPLOAD_DEADLINE = EXPORT_DOWNLOAD_TIMEOUT
+UPLOAD_DEADLINE = protocol.UPLOAD_DEADLINE
 
 
 @dataclass(frozen=True)
@@ -108,8 +107,8 @@ def _info(uri: str, look: Callable[[], Any]) -> Any:
 
 
 def upload_request_for(file: UploadSource, content_type: str | None = None) -> ApiRequest:
-    """The upload's request, its size checked (1 byte to 250 MiB) before anything is sent, allowed
-    :data:`UPLOAD_DEADLINE` per attempt.
+    """The upload's request, its size checked (1 byte to 250 MiB) before anything is sent; each attempt
+    may take :data:`UPLOAD_DEADLINE` in all.
 
     :raises GammaParameterError: the file is empty or over 250 MiB, naming it, its size and the limit.
     """
@@ -117,7 +116,7 @@ def upload_request_for(file: UploadSource, content_type: str | None = None) -> A
         request = protocol.upload_request(file.size, filename=file.filename, content_type=content_type)
     except GammaParameterError as error:
         raise GammaParameterError(f"{error.message} ({file.uri})") from None
-    return dataclasses.replace(request, min_timeout=max(request.min_timeout or 0.0, UPLOAD_DEADLINE))
+    return request
 
 
 class UploadEndpoints(GammaClient):

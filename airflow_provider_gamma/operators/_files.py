@@ -25,7 +25,9 @@ def check(files: Any, files_conn_id: Any) -> None:
 
 def describe(files: Sequence[FileSource] | None) -> list[str]:
     """The files as URIs, for the request's fingerprint: the same files are the same request, while
-    their upload ids differ with every upload."""
+    their upload ids differ with every upload. Checked again as rendered: a template that rendered to
+    one string would otherwise be read letter by letter."""
+    parameters.check_files(files)
     return [str(os.fspath(source) if isinstance(source, os.PathLike) else source) for source in files or ()]
 
 

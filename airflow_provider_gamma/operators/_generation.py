@@ -95,6 +95,12 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
     default_reconcile_window: ClassVar[float] = reconcile.CLASSIC_WINDOW
     #: The key of the job's id in the trigger's event.
     _event_id_key: ClassVar[str] = "generation_id"
+    #: What the job is called in messages.
+    _job: ClassVar[str] = "generation"
+    #: The key of the job as last seen in the trigger's event.
+    _event_job_key: ClassVar[str] = "generation"
+    #: How long a deck found after a lost answer must stay unchanged to count as finished.
+    _quiet_period: ClassVar[float] = reconcile.QUIET_PERIOD
     #: Sources for the agent to read (``files=`` of the agent and edit operators), and their store's connection.
     files: Sequence[Any] | None = None
     files_conn_id: str | None = None
@@ -223,7 +229,7 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
                 last,
                 window=self.reconcile_window,
                 # Shortened with the window, which says how quickly this task's decks move.
-                quiet=min(reconcile.QUIET_PERIOD, self.reconcile_window),
+                quiet=min(self._quiet_period, self.reconcile_window),
                 finish_by=self.timeout,
             )
 
@@ -391,9 +397,7 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
 
         event = checked_event(event, "the Gamma trigger")
         generation_id = str(event.get(self._event_id_key))
-        generation = without_signed_urls(  # an older triggerer's event may still carry it
-            cast(Generation, event.get("generation") or {"generationId": generation_id, "status": "pending"})
-        )
+        generation = self._job_from_event(event.get(self._event_job_key), generation_id)
         if warnings:
             generation["warnings"] = warnings
         if page_warnings:
@@ -407,14 +411,20 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
             raise error_from_event(event, f"Watching generation {generation_id} failed: {event['message']}")
         return self._finish(context, generation)
 
+    def _job_from_event(self, job: Any, job_id: str) -> Generation:
+        """The job as the trigger last saw it, without a signed URL (an older triggerer's event may carry one)."""
+        return without_signed_urls(cast(Generation, job or {"generationId": job_id, "status": "pending"}))
+
     def _finish(self, context: Context, generation: Generation) -> Generation:
         if generation["status"] != "pending":  # what it cost, in the log and the result
             cast(dict[str, Any], generation)["cost"] = self._cost(generation)
         if generation["status"] == "failed":
             failure = self._failed(generation)
             if self.resubmit_failed:
-                raise GammaError(f"{failure} (a retry will pay for a new one: resubmit_failed=True)")
-            self.log.error("Not retrying, since a retry would pay for a new one (resubmit_failed=False)")
+                raise GammaError(f"{failure} (a retry will submit a new {self._job}: resubmit_failed=True)")
+            self.log.error(
+                "Not retrying, since a retry would pay for a new %s (resubmit_failed=False)", self._job
+            )
             raise failure
         if generation.get("gammaUrl"):
             context["ti"].xcom_push(key=XCOM_GAMMA_URL, value=generation["gammaUrl"])

@@ -103,6 +103,11 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
     _endpoint = "POST /v1.0/agent/gammas/{gammaId}/edits"
     _takes_title = False
     _event_id_key = "edit_id"
+    _event_job_key = "edit"
+    _job = "edit"
+    # An agent edit may pause between writes (planning, reading an upload) longer than a classic
+    # generation: a lost answer's edit counts as finished only after five quiet minutes.
+    _quiet_period = reconcile.EDIT_QUIET_PERIOD
     default_reconcile_window = reconcile.EDIT_WINDOW
 
     def __init__(
@@ -174,15 +179,14 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
     # --- the edit as the job the generate machinery follows --------------------------------------
 
     def _before_post(self, record: reconcile.Submission) -> reconcile.Submission:
-        # Also without reconcile: a later try with it settles from this record, and a gamma that cannot
-        # be read is refused before anything is paid.
+        # Read before anything is paid: a gamma that cannot be read (deleted, a bad id, a refused key)
+        # fails the task here, with the error's own class (a 404 or 401 is not retried).
         gamma_id = self._target()
-        try:
-            gamma = self.hook.get_gamma(gamma_id)
-        except GammaError as error:
-            raise GammaError(f"Cannot read gamma {gamma_id} before editing it: {error}") from error
+        gamma = self.hook.get_gamma(gamma_id)
         updated = gamma.get("updatedTime")
         self.log.info("Editing gamma %s (%s), last updated %s", gamma_id, gamma.get("title", ""), updated)
+        if not self.reconcile:  # nothing to settle by: a lost answer fails, now and in a retry (S5)
+            return record
         return record.editing(gamma_id, updated if isinstance(updated, str) else None)
 
     def _lookup_description(self, marker: str | None) -> str:
@@ -204,6 +208,9 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
             end_time=deadline,
             first_poll_delay=min(self.first_poll_delay, self.timeout),
         )
+
+    def _job_from_event(self, job: Any, job_id: str) -> Generation:
+        return super()._job_from_event(_as_job(cast(Edit, job)) if job else None, job_id)
 
     def _announce(self, context: Context, job_id: str) -> None:
         context["ti"].xcom_push(key=XCOM_EDIT_ID, value=job_id)

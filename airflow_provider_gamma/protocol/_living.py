@@ -36,8 +36,9 @@ from airflow_provider_gamma.protocol._requests import API_PREFIX, ApiRequest, _p
 
 #: Gamma's ceiling for one upload (images also stop at 50 megapixels, which Gamma checks).
 MAX_UPLOAD_BYTES = 250 * 1024 * 1024
-#: The slowest upload rate an attempt is given time for, beyond the connection's timeout.
-UPLOAD_MIN_BYTES_PER_SECOND = 1024 * 1024
+#: Seconds one upload attempt may take in all, as long as an export download: a 250 MiB file on a slow
+#: link must not fail every attempt, while each socket write still stops at the connection's timeout.
+UPLOAD_DEADLINE = 3600.0
 #: Gamma's cap on the viewers one gamma's analytics list, and on one page of them.
 MAX_VIEWERS = 500
 MAX_VIEWER_PAGE_SIZE = 50
@@ -55,7 +56,7 @@ def upload_request(size: int, *, filename: str | None = None, content_type: str 
     The bytes are not in the request: the transport streams them from a source the caller opens afresh
     per attempt, with ``Content-Length: size`` (Gamma refuses chunked and content-encoded bodies). An
     upload starts nothing paid, so it is retried like a read; a lost answer leaves at most an orphan
-    that Gamma drops after two days. Each attempt gets at least 60 s plus a second per MiB.
+    that Gamma drops after two days. Each attempt may take :data:`UPLOAD_DEADLINE` (an hour) in all.
 
     :param filename: the file's name, sent as the ``filename`` query parameter. **A guess**: Gamma's
         answer carries a ``filename`` but its page does not show how the name is sent.
@@ -79,7 +80,7 @@ def upload_request(size: int, *, filename: str | None = None, content_type: str 
         params={"filename": filename} if filename else {},
         content_type=content_type or "application/octet-stream",
         content_length=size,
-        min_timeout=60.0 + size / UPLOAD_MIN_BYTES_PER_SECOND,
+        min_timeout=UPLOAD_DEADLINE,
     )
 
 

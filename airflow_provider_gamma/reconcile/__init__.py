@@ -85,7 +85,7 @@ first POST the task notes the gamma's ``updatedTime`` (``before``); Gamma runs o
 time and moves ``updatedTime`` as an edit writes. The rules above hold with a lookup being that read:
 
 E1. The gamma's ``updatedTime`` differs from ``before``: the edit took effect (R1), and the gamma is
-    watched until finished (W1-W3) before it is returned. Someone else's change to the deck in that
+    watched until finished (W1-W3, with :data:`EDIT_QUIET_PERIOD`, five minutes) before it is returned. Someone else's change to the deck in that
     window is indistinguishable from the edit's; the result says it was settled this way.
 E2. It equals ``before``: nothing changed yet (R4), or, once the :data:`EDIT_WINDOW` closed, Gamma made
     no edit, so the edit is sent again (R5).
@@ -107,6 +107,7 @@ from airflow_provider_gamma.reconcile._record import (
     AGENT_WINDOW,
     CLASSIC_WINDOW,
     DECK_REFERENCE_PREFIX,
+    EDIT_QUIET_PERIOD,
     EDIT_WINDOW,
     MAX_LOOKUP_GAP,
     MAX_RESUBMITS,
@@ -161,6 +162,7 @@ __all__ = [
     "AGENT_WINDOW",
     "CLASSIC_WINDOW",
     "DECK_REFERENCE_PREFIX",
+    "EDIT_QUIET_PERIOD",
     "EDIT_WINDOW",
     "MAX_LOOKUP_GAP",
     "MAX_RESUBMITS",

@@ -48,6 +48,9 @@ AGENT_WINDOW = 1200.0
 EDIT_WINDOW = AGENT_WINDOW
 #: A found deck counts as finished once its ``updatedTime`` stayed the same this long (W1).
 QUIET_PERIOD = 60.0
+#: The same for an agent edit settled by reading its gamma (E1): the agent may plan or read a large
+#: upload between writes, so a pause of a minute is no sign that it stopped.
+EDIT_QUIET_PERIOD = 300.0
 #: What a reconciled deck's XCom ``generation_id`` starts with: Gamma gave no generation id, so the
 #: gamma stands in for it (``gamma:<gammaId>``), which :class:`GammaGenerationSensor` accepts.
 DECK_REFERENCE_PREFIX = "gamma:"
