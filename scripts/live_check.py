@@ -285,7 +285,10 @@ def analytics(run: Run) -> str:
     except GammaPermissionError as error:
         return f"analytics refused ({error.http_status}): the key's user lacks edit permission"
     cards = run.call("get_card_analytics", lambda: run.hook.get_card_analytics(gamma_id))
-    viewers = run.call("list_viewer_analytics", lambda: run.hook.list_viewer_analytics(gamma_id), merge=True)
+    # One row keeps the transcript's shape independent of how many (and which) people viewed the deck.
+    first = protocol.viewer_analytics_request(gamma_id, limit=1)
+    run.call("get_viewer_analytics", lambda: protocol.read_viewer_page(first, run.hook._call(first)))
+    viewers = run.hook.list_viewer_analytics(gamma_id)
     return (
         f"scope {summary.get('scope')}, {len(cards.get('cards') or [])} card rows, {len(viewers)} viewer rows"
     )
@@ -310,7 +313,7 @@ def edit_deck(run: Run) -> str:
     gamma_id, upload_id = run.need("gamma"), run.need("upload")
     body = parameters.edit_body(
         prompt="Add one sentence to the card: 'Checked by the Airflow provider; safe to delete.'",
-        files=[upload_id],
+        files=[{"uploadId": upload_id, "filename": "live-check-figures.csv"}],
         quality="lite",
     )
     before = run.hook.get_gamma(gamma_id).get("updatedTime")

@@ -375,7 +375,7 @@ def test_an_edit_updates_the_same_gamma_at_the_same_link_with_its_files(living, 
     gamma_id = generation["gammaId"]
     hook = GammaHook(retry_policy=FAST)
     (tmp_path / "figures.csv").write_text("week,revenue\n49,4.2\n")
-    files = hook.upload_files([tmp_path / "figures.csv"])
+    files = [upload["uploadId"] for upload in hook.upload_files([tmp_path / "figures.csv"])]
     edit_id = hook.create_edit(gamma_id, "Revenue this week: $4.2M", files=files, quality="standard")
     assert hook.get_edit(edit_id)["status"] == "pending"
     edit = hook.wait_for_edit(edit_id, poll_interval=0.05, timeout=10)

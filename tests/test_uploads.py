@@ -159,8 +159,10 @@ def test_local_files_arrive_byte_exact_as_uri_path_and_object_storage_path(
     data = os.urandom(MIB + 5)
     source = tmp_path / "last quarter.pdf"
     source.write_bytes(data)
-    ids = hook.upload_files([f"file://{source}", source, ObjectStoragePath(f"file://{source}")])
+    uploads = hook.upload_files([f"file://{source}", source, ObjectStoragePath(f"file://{source}")])
+    ids = [upload["uploadId"] for upload in uploads]
     assert len(set(ids)) == 3
+    assert {upload["filename"] for upload in uploads} == {"last quarter.pdf"}
     for upload_id in ids:
         stored = gamma_connection.uploads[upload_id]
         assert (stored.size, stored.sha256, stored.filename) == (len(data), sha256(data), "last quarter.pdf")

@@ -156,8 +156,9 @@ class UploadEndpoints(GammaClient):
         sources: Sequence[ObjectStoragePath | str | os.PathLike[str]],
         *,
         conn_id: str | None = None,
-    ) -> list[str]:
-        """Upload several files (see :meth:`upload_file`) and return their upload ids, in order.
+    ) -> list[Upload]:
+        """Upload several files (see :meth:`upload_file`) and return Gamma's answers (``uploadId`` and
+        ``filename``), in order: what the agent's ``files`` take.
 
         Every file is looked at before the first is sent: one that is missing, empty or too big, more
         than 50 files, or more than 250 MiB in all (Gamma's limits for one generation's ``files``)
@@ -180,12 +181,11 @@ class UploadEndpoints(GammaClient):
                 f"cannot upload {len(files)} files of {total:,} bytes in all: Gamma takes at most "
                 f"{protocol.MAX_UPLOAD_BYTES:,} bytes (250 MiB) of files per generation ({sizes})"
             )
-        return [
-            self._upload(file, request)["uploadId"] for file, request in zip(files, requests, strict=True)
-        ]
+        return [self._upload(file, request) for file, request in zip(files, requests, strict=True)]
 
     def _upload(self, file: UploadSource, request: ApiRequest) -> Upload:
         self.log.info("Uploading %s (%s bytes) to Gamma as %r", file.uri, f"{file.size:,}", file.filename)
         upload = protocol.read_upload(request, self._call(request, body=file.open))
+        upload.setdefault("filename", file.filename)
         self.log.info("Gamma stored %s as upload %s", file.uri, upload["uploadId"])
         return upload

@@ -32,11 +32,14 @@ def describe(files: Sequence[FileSource] | None) -> list[str]:
 
 
 def uploaded(hook: GammaHook, files: Sequence[FileSource] | None, conn_id: str | None) -> dict[str, Any]:
-    """``{"files": [upload ids]}`` once each file was streamed to Gamma; ``{}`` without files.
+    """``{"files": [{"uploadId", "filename"}, ...]}`` once each file was streamed to Gamma; ``{}``
+    without files.
 
     Gamma uses an upload once and drops one left unattached for two days, so this runs right before
     each POST; an upload bills nothing, so a failed one is retried like a read.
     """
     if not files:
         return {}
-    return {"files": hook.upload_files(list(files), conn_id=conn_id)}
+    # Gamma's guide: "pass the returned uploadId and filename in files" (the item's shape is unpublished).
+    uploads = hook.upload_files(list(files), conn_id=conn_id)
+    return {"files": [{"uploadId": upload["uploadId"], "filename": upload["filename"]} for upload in uploads]}

@@ -404,12 +404,15 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
             generation["pageWarnings"] = page_warnings
         if event["status"] == "timeout":
             raise GammaGenerationTimeoutError(
-                f"{event['message']}; wait for it with GammaGenerationSensor(generation_id={generation_id!r})",
-                generation_id=generation_id,
+                f"{event['message']}; {self._after_timeout(generation_id)}", generation_id=generation_id
             )
         if event["status"] == "error":
             raise error_from_event(event, f"Watching generation {generation_id} failed: {event['message']}")
         return self._finish(context, generation)
+
+    def _after_timeout(self, job_id: str) -> str:
+        """What the user can do about a job still running at the deadline (Gamma cannot cancel one)."""
+        return f"wait for it with GammaGenerationSensor(generation_id={job_id!r})"
 
     def _job_from_event(self, job: Any, job_id: str) -> Generation:
         """The job as the trigger last saw it, without a signed URL (an older triggerer's event may carry one)."""

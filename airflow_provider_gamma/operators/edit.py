@@ -209,6 +209,12 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
             first_poll_delay=min(self.first_poll_delay, self.timeout),
         )
 
+    def _after_timeout(self, job_id: str) -> str:
+        return (
+            f"Gamma keeps running edit {job_id} (it cannot cancel one): land the gamma once it is done, "
+            f"e.g. GammaExportToObjectStorageOperator(generation_id='gamma:{self._target()}')"
+        )
+
     def _job_from_event(self, job: Any, job_id: str) -> Generation:
         return super()._job_from_event(_as_job(cast(Edit, job)) if job else None, job_id)
 
