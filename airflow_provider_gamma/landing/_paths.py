@@ -60,6 +60,12 @@ def is_templated(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+_RELATIVE = (
+    "Invalid Gamma parameter {field}={value!r}: a local file must be named by an absolute path, "
+    "'/path/to/deck.pdf' or 'file:///path/to/deck.pdf' (three slashes)"
+)
+
+
 def validate_dest(value: object, field: str = "dest") -> None:
     """Check a literal destination when the DAG is parsed.
 
@@ -69,7 +75,11 @@ def validate_dest(value: object, field: str = "dest") -> None:
 
     :raises GammaParameterError: naming ``field``.
     """
-    if isinstance(value, ObjectStoragePath) or is_templated(value) or hasattr(value, "resolve"):
+    if isinstance(value, ObjectStoragePath):
+        if value.protocol in ("", "file", "local") and not str(value.path).startswith("/"):
+            raise GammaParameterError(_RELATIVE.format(field=field, value=value))
+        return
+    if is_templated(value) or hasattr(value, "resolve"):
         return
     if not isinstance(value, str) or not value.strip():
         raise GammaParameterError(
@@ -84,6 +94,10 @@ def validate_dest(value: object, field: str = "dest") -> None:
                 "(or use a URL such as 'file:///path' or 's3://bucket/key')"
             )
         return
+    url = urlsplit(value.strip())
+    if url.scheme.lower() in ("file", "local") and (bool(url.netloc) or url.path[:1] != "/"):
+        # file:decks/x.pdf or file://decks/x.pdf would land wherever the worker happens to run
+        raise GammaParameterError(_RELATIVE.format(field=field, value=value))
     known = registered_schemes()
     if known is not None and scheme.lower() not in known:
         raise GammaParameterError(

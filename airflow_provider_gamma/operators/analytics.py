@@ -30,7 +30,6 @@ from airflow_provider_gamma.operators._analytics_records import (
     json_line,
     viewer_rows,
 )
-from airflow_provider_gamma.operators.export import _check_dest
 from airflow_provider_gamma.parameters import is_unresolved
 from airflow_provider_gamma.protocol import RetryPolicy
 
@@ -296,7 +295,7 @@ def _one_id(item: Any) -> str | None:
 
 def _check_file_dest(dest: Any) -> None:
     """``dest`` as the export operator checks it, and naming a file: one file lands per run."""
-    _check_dest(dest)
+    landing.validate_dest(dest, "dest")
     if isinstance(dest, str) and not is_unresolved(dest) and dest.rstrip().endswith("/"):
         raise GammaParameterError(
             f"Invalid Gamma parameter dest={dest!r}: must name the file to land, not a folder, e.g. "

@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
-from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
@@ -87,24 +86,6 @@ def _check_generation_id(value: Any) -> None:
         raise GammaParameterError(
             f"Invalid Gamma parameter generation_id={value!r}: must be a generation id or the dict "
             "GammaGenerateOperator returns (with its generationId or gammaId)"
-        )
-
-
-def _check_dest(dest: Any) -> None:
-    """``dest`` as given, or as rendered: one landing can open, and a local file named by an absolute
-    path (a relative one would land wherever the worker process happens to run)."""
-    landing.validate_dest(dest, "dest")
-    if isinstance(dest, ObjectStoragePath):
-        relative = dest.protocol in ("", "file", "local") and not str(dest.path).startswith("/")
-    elif isinstance(dest, str) and not is_unresolved(dest):
-        url = urlsplit(dest.strip())
-        relative = url.scheme.lower() in ("file", "local") and (bool(url.netloc) or url.path[:1] != "/")
-    else:
-        return
-    if relative:
-        raise GammaParameterError(
-            f"Invalid Gamma parameter dest={dest!r}: a local file must be named by an absolute path, "
-            "'/path/to/deck.pdf' or 'file:///path/to/deck.pdf' (three slashes)"
         )
 
 
@@ -222,7 +203,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
             raise GammaParameterError(
                 f"Invalid Gamma parameter unpack_png={unpack_png!r}: must be True or False"
             )
-        _check_dest(dest)
+        landing.validate_dest(dest, "dest")
         _check_generation_id(generation_id)
         parameters.check_conn_id(gamma_conn_id)
         if download_retry_policy is not None and not isinstance(download_retry_policy, RetryPolicy):
@@ -269,7 +250,7 @@ class GammaExportToObjectStorageOperator(BaseOperator):
 
     def _land(self, context: Context, export_id: str | None) -> list[LandedObject]:
         """Land the deck; ``export_id``: a finished export of the gamma, when the triggerer waited for it."""
-        _check_dest(self.dest)  # again, as rendered
+        landing.validate_dest(self.dest, "dest")  # again, as rendered
         deck = self._deck = self._source()
         self._generation = None
         landed = landing.land(
