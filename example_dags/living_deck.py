@@ -44,6 +44,8 @@ LOCAL_DEST = (Path(__file__).resolve().parent.parent / "demo-output").as_uri()
 GAMMA_CONN_ID = os.environ.get("GAMMA_CONN_ID", "gamma_default")
 DEST_CONN_ID = os.environ.get("GAMMA_DECKS_CONN_ID") or None
 BOARD_DECK_VARIABLE = "gamma_board_deck"
+#: The first run's generation of the deck while it is being made (so a retry does not pay again).
+MAKING_VARIABLE = "gamma_board_deck_generation"
 
 
 def decks_root() -> str:
@@ -87,24 +89,26 @@ def living_deck() -> None:
         path.write_text(text.getvalue())
         return str(path)
 
-    # No retries: a retry after a lost answer would pay for a second deck (the generate operators settle
-    # that case; this one-off bootstrap keeps it simple). A failed first run is re-run by hand.
-    @task(retries=0)
+    @task
     def board_deck() -> str:
         """The standing deck's gamma id; the first run makes the deck once and remembers it."""
         gamma_id = Variable.get(BOARD_DECK_VARIABLE, default=None)
         if gamma_id:
             return str(gamma_id)
         hook = GammaHook(GAMMA_CONN_ID)
-        generation = hook.wait_for_generation(
-            hook.create_generation(
-                "Board deck\nWeekly sales per region, kept current every Monday.",
-                text_mode="generate",
-                num_cards=4,
-                title="Board deck",
-            ),
-            timeout=1200,
+        # The generation is noted before waiting, so a retry waits for this deck rather than paying
+        # for another; a POST whose answer is lost fails without a retry (GammaSubmissionUncertainError).
+        generation_id = Variable.get(MAKING_VARIABLE, default=None) or hook.create_generation(
+            "Board deck\nWeekly sales per region, kept current every Monday.",
+            text_mode="generate",
+            num_cards=4,
+            title="Board deck",
         )
+        Variable.set(MAKING_VARIABLE, generation_id)
+        generation = hook.wait_for_generation(generation_id, timeout=1200)
+        Variable.set(MAKING_VARIABLE, "")  # finished either way: the next try starts afresh
+        if generation["status"] != "completed":
+            raise RuntimeError(f"Gamma could not make the board deck: {generation.get('error')}")
         Variable.set(BOARD_DECK_VARIABLE, generation["gammaId"])
         return str(generation["gammaId"])
 
