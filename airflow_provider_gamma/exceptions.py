@@ -77,8 +77,9 @@ class GammaEditInProgressError(GammaError):
     """Gamma refused an agent edit because another edit of the same gamma is running (Gamma runs one
     edit per gamma at a time). This edit was not started and nothing was billed for it.
 
-    Not a task failure: the running edit may be this task's own (a POST whose answer was lost), so the
-    edit operator treats this refusal as evidence to settle, and a later try may start the edit.
+    Retryable, and nothing was billed: a later try may start the edit. After an edit of this task's was
+    sent again (its first answer lost), the edit operator takes this refusal as evidence that the first
+    one runs after all.
     """
 
 

@@ -78,6 +78,7 @@ def edit(gamma_id: Any = "g_1", **kwargs: Any) -> GammaAgentEditOperator:
         ({"title": "New name"}, r"title='New name'.*keeps the gamma's title"),
         ({"files": "s3://bucket/figures.csv"}, r"files"),
         ({"files": [42]}, r"files"),
+        ({"wait_for_completion": False}, r"wait_for_completion=False.*half-edited"),
     ],
 )
 def test_invalid_edit_parameters_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], message: str) -> None:

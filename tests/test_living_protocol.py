@@ -211,7 +211,6 @@ def test_an_unknown_edit_status_is_a_protocol_error() -> None:
 def test_the_one_edit_at_a_time_refusal_is_typed_and_not_a_task_failure(status: int, message: str) -> None:
     refused = error(protocol.create_edit_request("g_1", {"prompt": "x"}), status, message)
     assert isinstance(refused, GammaEditInProgressError)
-    assert protocol.is_edit_in_progress(refused)
     assert not isinstance(refused, AirflowFailException)
     assert "g_1" in str(refused)
     assert message in str(refused)
@@ -249,7 +248,7 @@ def test_other_refusals_are_not_taken_for_a_running_edit(
 ) -> None:
     refused = error(request_, status, message)
     assert type(refused) is kind
-    assert not protocol.is_edit_in_progress(refused)
+    assert not isinstance(refused, GammaEditInProgressError)
 
 
 def test_an_edit_refused_for_permission_or_credits_says_which() -> None:
@@ -406,7 +405,6 @@ def test_every_living_name_is_public() -> None:
         "get_edit_request",
         "read_edit",
         "edit_failure_reason",
-        "is_edit_in_progress",
         "gamma_analytics_request",
         "card_analytics_request",
         "viewer_analytics_request",

@@ -264,8 +264,7 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
             except GammaSubmissionUncertainError as error:
                 if not self.reconcile:
                     raise GammaSubmissionUncertainError(
-                        f"{error} With reconcile=False the deck cannot be looked for: check your Gamma "
-                        "workspace for a new gamma before re-running the task.",
+                        f"{error} With reconcile=False the deck cannot be looked for: {self._unsettled_hint()}",
                         http_status=error.http_status,
                         request_id=error.request_id,
                     ) from error
@@ -297,7 +296,10 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
     def _fingerprint(self) -> str:
         """What is asked for, stable across tries: the endpoint, the body and the files' URIs."""
         sources = {"files": _files.describe(self.files)} if self.files else {}
-        return reconcile.fingerprint(self._endpoint, {**self.build_body(), **sources})
+        return reconcile.fingerprint(self._fingerprint_endpoint(), {**self.build_body(), **sources})
+
+    def _fingerprint_endpoint(self) -> str:
+        return self._endpoint
 
     def _failed(self, generation: Generation) -> GammaError:
         """The error for a job Gamma reported as failed."""

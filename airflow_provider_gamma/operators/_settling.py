@@ -56,6 +56,10 @@ class _SettlesLostAnswers(BaseOperator):
 
         def _finish(self, context: Context, generation: Generation) -> Generation: ...
 
+    def _unsettled_hint(self) -> str:
+        """What the user checks about a lost answer the task does not settle (``reconcile=False``)."""
+        return "check your Gamma workspace for a new gamma before re-running the task."
+
     def _lookup_description(self, marker: str | None) -> str:
         if marker:
             return f"its reference {marker}"

@@ -87,8 +87,9 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
         20 minutes by default (an edit is an agent run).
     :param resubmit_failed: let a retry send a new (billed) edit when the earlier try's edit failed.
 
-    ``gamma_conn_id``, ``wait_for_completion`` and ``deferrable`` are those of
-    :class:`GammaGenerateOperator`.
+    ``gamma_conn_id`` and ``deferrable`` are those of :class:`GammaGenerateOperator`. The task always
+    waits for its edit (``wait_for_completion=False`` fails when the DAG is parsed): a task after it would
+    otherwise land the deck half-edited.
     """
 
     template_fields: Sequence[str] = (
@@ -131,6 +132,11 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
                     f"Invalid Gamma parameter {name}={kwargs[name]!r}: an edit keeps the gamma's title "
                     "(say so in the prompt to rename it)"
                 )
+        if kwargs.get("wait_for_completion") is False:
+            raise GammaParameterError(
+                "Invalid Gamma parameter wait_for_completion=False: an edit task waits for its edit, since "
+                "a task after it would otherwise land the deck half-edited (no sensor watches an edit)"
+            )
         super().__init__(
             poll_interval=poll_interval, timeout=timeout, first_poll_delay=first_poll_delay, **kwargs
         )
@@ -156,12 +162,12 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
             extra_body=self.extra_body,
         )
 
-    def _fingerprint(self) -> str:
+    def _fingerprint_endpoint(self) -> str:
         # The same prompt for another deck is another edit.
-        sources = {"files": _files.describe(self.files)} if self.files else {}
-        return reconcile.fingerprint(
-            self._endpoint.format(gammaId=self._target()), {**self.build_body(), **sources}
-        )
+        return self._endpoint.format(gammaId=self._target())
+
+    def _unsettled_hint(self) -> str:
+        return f"check in Gamma whether gamma {self._target()} was edited before re-running the task."
 
     def _target(self) -> str:
         """The rendered gamma id; raises :class:`GammaParameterError` for one that names no gamma."""
@@ -243,4 +249,5 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
             edit_failure_reason(cast(Edit, generation)),
             edit_id=str(generation.get("editId") or generation.get("generationId") or ""),
             gamma_id=str(generation.get("gammaId") or self._target()),
+            http_status=generation.get("error", {}).get("statusCode"),
         )

@@ -15,8 +15,6 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 from airflow_provider_gamma.exceptions import (
-    GammaEditInProgressError,
-    GammaError,
     GammaParameterError,
     GammaProtocolError,
     GammaSubmissionUncertainError,
@@ -187,12 +185,6 @@ def read_edit(request: ApiRequest, payload: Any) -> Edit:
 def edit_failure_reason(edit: Edit) -> str:
     """Gamma's message for a failed edit, as read by :func:`read_edit`."""
     return edit.get("error", {}).get("message", "no reason given")
-
-
-def is_edit_in_progress(error: GammaError) -> bool:
-    """Whether ``error`` is Gamma's refusal of an edit because another edit of that gamma is running
-    (so that edit was not started, and the gamma has a running edit, perhaps this task's own)."""
-    return isinstance(error, GammaEditInProgressError)
 
 
 # --- analytics ---------------------------------------------------------------------------------------
