@@ -27,6 +27,7 @@ from airflow_provider_gamma.exceptions import (
     GammaValidationError,
 )
 from airflow_provider_gamma.protocol._models import (
+    Edit,
     Export,
     Gamma,
     GammaHit,
@@ -258,17 +259,24 @@ def read_generation(request: ApiRequest, payload: Any) -> Generation:
     error = generation.pop("error", None)
     if generation["status"] == "failed" or error:
         generation["error"] = _error_body(error)
-    gamma, result = generation.get("gamma"), generation.get("result")
+    gamma = generation.get("gamma")
     if isinstance(gamma, dict):  # agent answers: gamma.gammaId/gammaUrl (older pages: gamma.id/url)
         for field_name, older in (("gammaId", "id"), ("gammaUrl", "url")):
             found = _text(gamma.get(field_name)) or _text(gamma.get(older))
             if found and not _text(generation.get(field_name)):
                 generation[field_name] = found
-    if isinstance(result, dict) and isinstance(result.get("summary"), str):
-        generation.setdefault("summary", result["summary"])
-    if "progress" in generation and not isinstance(generation["progress"], dict):
-        del generation["progress"]
+    _agent_extras(generation)
     return cast(Generation, generation)
+
+
+def _agent_extras(job: dict[str, Any]) -> None:
+    """An agent run's own words (``result.summary``) as ``summary``; a ``progress`` that is not an
+    object dropped rather than trusted (its keys are unpublished)."""
+    result = job.get("result")
+    if isinstance(result, dict) and isinstance(result.get("summary"), str):
+        job.setdefault("summary", result["summary"])
+    if "progress" in job and not isinstance(job["progress"], dict):
+        del job["progress"]
 
 
 def _error_body(error: Any) -> GenerationErrorBody:
@@ -287,8 +295,9 @@ def _error_body(error: Any) -> GenerationErrorBody:
     return body
 
 
-def failure_reason(generation: Generation) -> str:
-    """Gamma's message for a failed generation, as read by :func:`read_generation`."""
+def failure_reason(generation: Generation | Edit) -> str:
+    """Gamma's message for a failed generation or edit, as read by :func:`read_generation` or
+    :func:`read_edit`."""
     return generation.get("error", {}).get("message", "no reason given")
 
 

@@ -19,7 +19,14 @@ from airflow_provider_gamma.exceptions import (
     GammaProtocolError,
     GammaSubmissionUncertainError,
 )
-from airflow_provider_gamma.protocol._answers import _error_body, _excerpt, _require, _text
+from airflow_provider_gamma.protocol._answers import (
+    _agent_extras,
+    _error_body,
+    _excerpt,
+    _require,
+    _text,
+    failure_reason,
+)
 from airflow_provider_gamma.protocol._models import (
     CardAnalytics,
     Edit,
@@ -174,17 +181,12 @@ def read_edit(request: ApiRequest, payload: Any) -> Edit:
         found = next((value for source, key in sources if (value := _text(source.get(key)))), None)
         if found:
             edit[field_name] = found
-    result = edit.get("result")
-    if isinstance(result, dict) and isinstance(result.get("summary"), str):
-        edit.setdefault("summary", result["summary"])
-    if "progress" in edit and not isinstance(edit["progress"], dict):
-        del edit["progress"]
+    _agent_extras(edit)
     return cast(Edit, edit)
 
 
-def edit_failure_reason(edit: Edit) -> str:
-    """Gamma's message for a failed edit, as read by :func:`read_edit`."""
-    return edit.get("error", {}).get("message", "no reason given")
+#: Gamma's message for a failed edit, as read by :func:`read_edit`.
+edit_failure_reason = failure_reason
 
 
 # --- analytics ---------------------------------------------------------------------------------------
