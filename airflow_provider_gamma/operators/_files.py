@@ -41,5 +41,5 @@ def uploaded(hook: GammaHook, files: Sequence[FileSource] | None, conn_id: str |
     if not files:
         return {}
     # Gamma's guide: "pass the returned uploadId and filename in files" (the item's shape is unpublished).
-    uploads = hook.upload_files(list(files), conn_id=conn_id)
+    uploads = hook.upload_files(files, conn_id=conn_id)
     return {"files": [{"uploadId": upload["uploadId"], "filename": upload["filename"]} for upload in uploads]}

@@ -93,12 +93,8 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
     _takes_title: ClassVar[bool] = True
     #: How long after an uncertain POST its deck may still appear (see :mod:`..reconcile`).
     default_reconcile_window: ClassVar[float] = reconcile.CLASSIC_WINDOW
-    #: The key of the job's id in the trigger's event.
-    _event_id_key: ClassVar[str] = "generation_id"
-    #: What the job is called in messages.
+    #: What the job is called in messages, and its keys in the trigger's event (``<job>_id``, ``<job>``).
     _job: ClassVar[str] = "generation"
-    #: The key of the job as last seen in the trigger's event.
-    _event_job_key: ClassVar[str] = "generation"
     #: How long a deck found after a lost answer must stay unchanged to count as finished.
     _quiet_period: ClassVar[float] = reconcile.QUIET_PERIOD
     #: Sources for the agent to read (``files=`` of the agent and edit operators), and their store's connection.
@@ -398,8 +394,8 @@ class _GammaGenerationOperator(_SettlesLostAnswers):
         from airflow_provider_gamma.triggers.gamma import checked_event
 
         event = checked_event(event, "the Gamma trigger")
-        generation_id = str(event.get(self._event_id_key))
-        generation = self._job_from_event(event.get(self._event_job_key), generation_id)
+        generation_id = str(event.get(f"{self._job}_id"))
+        generation = self._job_from_event(event.get(self._job), generation_id)
         if warnings:
             generation["warnings"] = warnings
         if page_warnings:

@@ -103,8 +103,6 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
     template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "md", "extra_body": "json"}
     _endpoint = "POST /v1.0/agent/gammas/{gammaId}/edits"
     _takes_title = False
-    _event_id_key = "edit_id"
-    _event_job_key = "edit"
     _job = "edit"
     # An agent edit may pause between writes (planning, reading an upload) longer than a classic
     # generation: a lost answer's edit counts as finished only after five quiet minutes.
@@ -140,12 +138,10 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
         super().__init__(
             poll_interval=poll_interval, timeout=timeout, first_poll_delay=first_poll_delay, **kwargs
         )
-        if not is_unresolved(gamma_id) and (not isinstance(gamma_id, str) or not _gamma_id(gamma_id)):
-            raise GammaParameterError(
-                f"Invalid Gamma parameter gamma_id={gamma_id!r}: must be a gamma id (or gamma:<id>)"
-            )
-        _files.check(files, files_conn_id)
         self.gamma_id = gamma_id
+        if not is_unresolved(gamma_id):
+            self._target()
+        _files.check(files, files_conn_id)
         self.prompt = prompt
         self.files = files
         self.files_conn_id = files_conn_id
@@ -230,18 +226,12 @@ class GammaAgentEditOperator(_GammaGenerationOperator):
         context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=reconcile.deck_reference(self._target()))
 
     def _finish(self, context: Context, generation: Generation) -> Generation:
-        job = cast(dict[str, Any], dict(generation))
-        edit_id = job.pop("generationId", None) or job.get("editId")
-        job.setdefault("gammaId", self._target())
-        if edit_id:
-            job["editId"] = edit_id
-            context["ti"].xcom_push(key=XCOM_EDIT_ID, value=edit_id)
-        result = cast(
-            dict[str, Any], super()._finish(context, cast(Generation, {**job, "generationId": edit_id}))
-        )
-        result.pop("generationId", None)
-        # Downstream tasks export the gamma afresh: the edit changed it in place.
-        context["ti"].xcom_push(key=XCOM_GENERATION_ID, value=reconcile.deck_reference(result["gammaId"]))
+        # The ids were published when Gamma accepted the edit (_announce), or as gamma:<id> when a lost
+        # answer was settled; the result names the edit, not a generation.
+        cast(dict[str, Any], generation).setdefault("gammaId", self._target())
+        result = cast(dict[str, Any], super()._finish(context, generation))
+        if edit_id := result.pop("generationId", None):
+            result["editId"] = edit_id
         return cast(Generation, result)
 
     def _failed(self, generation: Generation) -> GammaError:
