@@ -46,13 +46,11 @@ class AnalyticsEndpoints(GammaClient):
         :param sort_direction: ``asc`` or ``desc`` by last open (Gamma's default: ``desc``).
         :raises GammaProtocolError: Gamma repeats a cursor, or sends empty pages without end.
         """
-        viewers: list[dict[str, Any]] = []
-        pages, cursor = protocol.Pagination(f"GET /v1.0/gammas/{gamma_id}/analytics/viewers"), None
-        while True:
-            request = protocol.viewer_analytics_request(gamma_id, after=cursor, sort_direction=sort_direction)
-            page = protocol.read_viewer_page(request, self._call(request))
-            viewers.extend(page["data"])
-            if len(viewers) >= protocol.MAX_VIEWERS:
-                return viewers[: protocol.MAX_VIEWERS]
-            if (cursor := pages.follow(protocol.next_page_cursor(page))) is None:  # type: ignore[arg-type]
-                return viewers
+        return self._all_pages(
+            f"GET /v1.0/gammas/{gamma_id}/analytics/viewers",
+            lambda cursor: protocol.viewer_analytics_request(
+                gamma_id, after=cursor, sort_direction=sort_direction
+            ),
+            protocol.read_viewer_page,
+            most=protocol.MAX_VIEWERS,
+        )

@@ -148,6 +148,27 @@ class GammaClient(BaseHook):
         finally:
             self.rate_limit = transport.rate_limit or self.rate_limit
 
+    def _all_pages(
+        self,
+        endpoint: str,
+        request_for: Callable[[str | None], ApiRequest],
+        read: Callable[[ApiRequest, Any], Any],
+        *,
+        most: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every item (``data``) of a cursor-paged listing, one request per page, at most ``most``;
+        :class:`protocol.Pagination` stops a cursor that repeats or pages without end."""
+        items: list[dict[str, Any]] = []
+        pages, cursor = protocol.Pagination(endpoint), None
+        while True:
+            request = request_for(cursor)
+            page = read(request, self._call(request))
+            items.extend(page["data"])
+            if most is not None and len(items) >= most:
+                return items[:most]
+            if (cursor := pages.follow(protocol.next_page_cursor(page))) is None:
+                return items
+
     @asynccontextmanager
     async def async_session(self) -> AsyncIterator[None]:
         """Hold the event loop's shared client for this connection while the block runs: every trigger

@@ -348,14 +348,11 @@ class GammaHook(UploadEndpoints, AnalyticsEndpoints, ExportDownloads):
         return cast(list[Folder], await self._alist_all("folders", query))
 
     def _list_all(self, collection: str, query: str | None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        pages, cursor = protocol.Pagination(f"GET /v1.0/{collection}"), None
-        while True:
-            request = protocol.list_request(collection, query, cursor)  # type: ignore[arg-type]
-            page = protocol.read_page(request, self._call(request))
-            items.extend(page["data"])
-            if (cursor := pages.follow(protocol.next_page_cursor(page))) is None:
-                return items
+        return self._all_pages(
+            f"GET /v1.0/{collection}",
+            lambda cursor: protocol.list_request(collection, query, cursor),  # type: ignore[arg-type]
+            protocol.read_page,
+        )
 
     async def _alist_all(self, collection: str, query: str | None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
