@@ -25,7 +25,7 @@ from airflow_provider_gamma.landing._cards import (
     unpack_pngs,
 )
 from airflow_provider_gamma.landing._events import emit_asset_events, openlineage_outputs
-from airflow_provider_gamma.landing._land import Download, ExportFile, Fetched, Landing, Sink, land
+from airflow_provider_gamma.landing._land import Download, ExportFile, Fetched, Landing, Sink, existing, land
 from airflow_provider_gamma.landing._parts import (
     MULTIPART_BLOCK_SIZE,
     MULTIPART_CONCURRENCY,
@@ -73,6 +73,7 @@ __all__ = [
     "card_names",
     "describe",
     "emit_asset_events",
+    "existing",
     "existing_cards",
     "guess_content_type",
     "is_templated",

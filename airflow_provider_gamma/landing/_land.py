@@ -142,7 +142,7 @@ def land(
     path = to_path(dest, conn_id)
     folder = unpack_png or names_a_folder(dest, path)
     if not folder and if_exists != "overwrite" and path.exists():
-        return _existing([path], if_exists)
+        return existing([path], if_exists)
     export = resolve()
     if unpack_png:
         return _land_cards(export, path, download, if_exists, limits or UnpackLimits())
@@ -152,13 +152,15 @@ def land(
         return there.landing
 
 
-def _existing(paths: list[ObjectStoragePath], if_exists: IfExists) -> Landing:
+def existing(paths: list[ObjectStoragePath], if_exists: IfExists) -> Landing:
+    """What a destination already holds, for ``if_exists`` ``"skip"``; raises
+    :class:`GammaExportExistsError` for ``"fail"``."""
     where = ", ".join(uri_of(path) for path in paths)
     if if_exists == "fail":
         raise GammaExportExistsError(
             f"dest already exists: {where} (if_exists='fail'); use if_exists='overwrite' or 'skip'"
         )
-    log.info("dest already exists, not downloading (if_exists='skip'): %s", where)
+    log.info("dest already exists, not writing it again (if_exists='skip'): %s", where)
     return Landing([describe(path) for path in paths], list(paths))
 
 
@@ -170,7 +172,7 @@ def _land_file(
         suffix = suffix_from_url(export.url)
         target = dest / f"{export.name}{suffix}" if suffix else None
         if target is not None and if_exists != "overwrite" and target.exists():
-            return _existing([target], if_exists)
+            return existing([target], if_exists)
     stage: StagedObject | None = None
     content_type: str | None = None
 
@@ -180,7 +182,7 @@ def _land_file(
         if target is None:
             target = dest / f"{export.name}{suffix_from_headers(headers) or '.bin'}"
             if if_exists != "overwrite" and target.exists():
-                raise _AlreadyThere(_existing([target], if_exists))
+                raise _AlreadyThere(existing([target], if_exists))
         content_type = content_type or guess_content_type(target.name)
         stage = StagedObject(target, content_type=content_type)
 
@@ -220,7 +222,7 @@ def _land_cards(
     limits: UnpackLimits,
 ) -> Landing:
     if if_exists != "overwrite" and (folder / card_names(1)[0]).exists():
-        return _existing(existing_cards(folder), if_exists)
+        return existing(existing_cards(folder), if_exists)
     with tempfile.TemporaryFile(prefix="gamma-export-", suffix=".zip") as spool:
 
         def reset() -> None:

@@ -20,7 +20,7 @@ from airflow_provider_gamma._checks import boolean, enum, fail
 from airflow_provider_gamma.connection import DEFAULT_CONN_ID
 from airflow_provider_gamma.exceptions import GammaParameterError
 from airflow_provider_gamma.hooks.gamma import GammaHook
-from airflow_provider_gamma.landing import GammaExportExistsError, IfExists, LandedObject, StagedObject
+from airflow_provider_gamma.landing import IfExists, LandedObject, StagedObject
 from airflow_provider_gamma.operators._analytics_records import (
     RECORD_TYPES,
     VIEWER_IDENTITIES,
@@ -162,13 +162,8 @@ class GammaAnalyticsToObjectStorageOperator(BaseOperator):
             )
         path = self._landed_path = landing.to_path(self.dest, self.dest_conn_id)
         if self.if_exists != "overwrite" and path.exists():
-            if self.if_exists == "fail":
-                raise GammaExportExistsError(
-                    f"dest already exists: {landing.uri_of(path)} (if_exists='fail'); use "
-                    "if_exists='overwrite' or 'skip'"
-                )
-            log.info("dest already exists, fetching nothing (if_exists='skip'): %s", landing.uri_of(path))
-            result = LandedAnalytics(**landing.describe(path), gamma_ids=ids, records=None)
+            [there] = landing.existing([path], self.if_exists).objects  # raises for "fail"
+            result = LandedAnalytics(**there, gamma_ids=ids, records=None)
             self._emit_asset_events(context, result, {})
             return result
         run = {"logical_date": _iso(context.get("logical_date")), "run_id": context.get("run_id")}
